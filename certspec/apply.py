@@ -1,0 +1,318 @@
+"""Execute a Plan: issue in parallel, then publish each environment in one atomic swap.
+
+Order of effects, chosen so that a kill at any instant is harmless:
+ 1. nothing is written while keys and certificates are made (in worker processes);
+ 2. new key material goes to the key store (new files only; nothing live changes);
+ 3. each environment's folder is staged and swapped in whole (fsio.swap_in);
+ 4. the state cache is written, and key material no longer referenced is deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from cryptography import x509
+
+from certspec import fsio, issue, lock, outputs, passwords
+from certspec.errors import Interrupted, SecretError
+from certspec.exports import SECRET_SUFFIXES, pem
+from certspec.model import CertSpec, Desired
+from certspec.observed import World, observe, sha256
+from certspec.plan import Change, Plan, make_plan
+from certspec.policies import ISSUING, REEXPORT, REISSUE, REMOVE, RENEW
+from certspec.store import Store, dump_json
+from certspec.textext import format_subject
+from certspec.x509 import describe_key, key_pem, load_key, san_of, sha256_thumbprint, thumbprint
+
+log = structlog.get_logger("certspec.apply")
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Options:
+    out: Path
+    envs: list[str] | None = None
+    only: list[str] | None = None
+    rotate: list[str] | None = None
+    prune: bool = False
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    lock_timeout: float = lock.DEFAULT_TIMEOUT
+    progress: Progress | None = None
+
+
+def select_envs(desired: Desired, envs: list[str] | None) -> list[str]:
+    return sorted(set(envs)) if envs else desired.envs
+
+
+def build_plan(desired: Desired, store: Store, opts: Options, now: datetime) -> tuple[Plan, World]:
+    world = observe(desired, store, select_envs(desired, opts.envs))
+    plan = make_plan(desired, world, now, only=opts.only, rotate=opts.rotate)
+    errors = [world.seen[c.id].password_error for c in plan.changes
+              if c.id in world.seen and world.seen[c.id].password_error]
+    if errors:
+        raise SecretError(errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+    return plan, world
+
+
+def run(desired: Desired, opts: Options, now: datetime) -> Plan:
+    store = Store(opts.out)
+    with lock.held(store.state_dir, opts.lock_timeout), _signals() as stop:
+        for what in fsio.recover(opts.out):
+            log.info("recovered an interrupted run", action=what)
+        plan, world = build_plan(desired, store, opts, now)
+        results = _issue_all(desired, world, plan, now, opts)
+        stop.check()
+        _publish(desired, world, plan, results, store, opts, now, stop)
+    return plan
+
+
+# ---- issuing -------------------------------------------------------------------------------
+def _job(desired: Desired, spec: CertSpec, change: Change, world: World,
+         material: dict[str, tuple[Any, Any]], now: datetime) -> issue.Job:
+    seen = world.seen[spec.id]
+    issuing = change.action in ISSUING
+    key = None
+    if not issuing:
+        key = key_pem(seen.key)  # type: ignore[arg-type]
+    elif (spec.key_rotation == "reuse" and change.action in (RENEW, REISSUE) and seen.key is not None
+          and change.reason not in ("rotate-requested", "unreadable", "key-mismatch")
+          and describe_key(seen.key.public_key()) == str(spec.key)):
+        key = key_pem(seen.key)
+    chain, node = [], spec.issuer
+    while node:
+        chain.append(pem(material[node][0]))
+        node = desired.certs[node].issuer
+    issuer = pem(material[spec.issuer][0]) + key_pem(material[spec.issuer][1]) if spec.issuer else None
+    previous = None
+    if spec.is_authority and issuing and seen.cert is not None and seen.cert.not_valid_after_utc > now:
+        previous = pem(seen.cert)
+    return issue.Job(spec, issuing, now, key=key, cert=None if issuing else pem(seen.cert),  # type: ignore[arg-type]
+                     issuer=issuer, chain=tuple(chain), password=seen.password, previous=previous)
+
+
+def _issue_all(desired: Desired, world: World, plan: Plan, now: datetime, opts: Options) -> dict[str, issue.Result]:
+    todo = {c.id: c for c in plan.changes if c.action in (*ISSUING, REEXPORT)}
+    material = {cid: (s.cert, s.key) for cid, s in world.seen.items() if s.cert is not None and s.key is not None}
+    results: dict[str, issue.Result] = {}
+    done, total = 0, len(todo)
+    for cid, spec in desired.certs.items():  # authorities first, parents before children
+        if spec.is_authority and cid in todo:
+            res = issue.run(_job(desired, spec, todo[cid], world, material, now))
+            results[cid] = res
+            material[cid] = (x509.load_pem_x509_certificate(res.cert), load_key(res.key))
+            done += 1
+            if opts.progress:
+                opts.progress(done, total)
+    jobs = [_job(desired, desired.certs[cid], c, world, material, now) for cid, c in todo.items()
+            if not desired.certs[cid].is_authority]
+    for res in _parallel(jobs, opts.jobs):
+        results[res.id] = res
+        done += 1
+        if opts.progress:
+            opts.progress(done, total)
+    return results
+
+
+def _parallel(jobs: list[issue.Job], workers: int) -> Iterator[issue.Result]:
+    if workers <= 1 or len(jobs) < 3:
+        yield from map(issue.run, jobs)
+        return
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_worker_init) as pool:
+        yield from pool.map(issue.run, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
+
+
+def _worker_init() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+
+
+# ---- publishing ----------------------------------------------------------------------------
+def _entry(spec: CertSpec, res: issue.Result, files: dict[str, bytes], old: dict[str, Any] | None,
+           previous: x509.Certificate | None, now: datetime) -> dict[str, Any]:
+    cert = x509.load_pem_x509_certificate(res.cert)
+    thumb = thumbprint(cert)
+    old = old or {}
+    renewed = old.get("thumbprint") not in (None, thumb)
+    entry: dict[str, Any] = {
+        "thumbprint": thumb, "thumbprint_sha256": sha256_thumbprint(cert),
+        "serial": format(cert.serial_number, "X"), "subject": format_subject(cert.subject),
+        "issuer": format_subject(cert.issuer), "issuer_id": spec.issuer,
+        **san_of(cert), "key": describe_key(cert.public_key()),
+        "not_before": cert.not_valid_before_utc.isoformat(), "not_after": cert.not_valid_after_utc.isoformat(),
+        "generation": int(old.get("generation", 0)) + 1 if renewed or not old else int(old.get("generation", 1)),
+        "previous_thumbprint": old.get("thumbprint") if renewed else old.get("previous_thumbprint"),
+        "files": {rel: sha256(data) for rel, data in sorted(files.items())},
+    }
+    for k in ("dns_names", "ip_addresses", "emails", "upns"):
+        entry[k] = list(entry[k])
+    if spec.is_authority:
+        entry["trust_previous_until"] = previous.not_valid_after_utc.isoformat() if previous else None
+    else:
+        entry["exports"] = list(spec.exports)
+        entry["pfx"] = None if spec.pfx is None or "pfx" not in spec.exports else {
+            "encryption": spec.pfx.encryption, "chain": spec.pfx.chain, "friendly_name": spec.friendly_name}
+    return entry
+
+
+def _mode(rel: str) -> int:
+    return fsio.PRIVATE_FILE if rel.endswith(SECRET_SUFFIXES + (".pfx", ".pfx.b64")) else fsio.PUBLIC_FILE
+
+
+def _publish(desired: Desired, world: World, plan: Plan, results: dict[str, issue.Result], store: Store,
+             opts: Options, now: datetime, stop: _Stop) -> None:
+    secret = store.secret(create=True)
+    assert secret is not None
+    state = dict(world.state)
+    by_env: dict[str, list[Change]] = {}
+    for c in plan.changes:
+        by_env.setdefault(c.id.split("/", 1)[0], []).append(c)
+    for env in sorted(by_env):
+        writes, deletes, entries = _env_changes(desired, world, by_env[env], results, opts.prune, now)
+        out_files = outputs.render_env(desired, env, entries, world, results, store)
+        for rel, data in out_files.items():
+            writes[rel] = data
+        old_outputs = (world.bundles.get(env) or {}).get("outputs") or {}
+        deletes |= {rel for rel in old_outputs if rel not in out_files}
+        bundle = {"format": 1, "environment": env, "certificates": entries,
+                  "outputs": {rel: sha256(d) for rel, d in sorted(out_files.items())}}
+        for cid in [c.id for c in by_env[env] if c.id in results]:
+            res = results[cid]
+            store.save_material(env, thumbprint(x509.load_pem_x509_certificate(res.cert)),
+                                _material(res))
+        for cid, seen in world.seen.items():  # material recovered from the exports: cache it
+            if cid.startswith(env + "/") and seen.source in ("pfx", "pem") and cid not in results:
+                store.save_material(env, thumbprint(seen.cert), _pair(seen.cert, seen.key))  # type: ignore[arg-type]
+        _stage_and_swap(store.root / env, writes, deletes, dump_json(bundle), stop)
+        _refresh_state(state, world, results, entries, secret, env)
+        keep = {e.get(k) for e in entries.values() for k in ("thumbprint", "previous_thumbprint")}
+        store.prune_material(env, {k for k in keep if k})
+    store.write_state(state)
+
+
+def _env_changes(desired: Desired, world: World, changes: list[Change], results: dict[str, issue.Result],
+                 prune: bool, now: datetime) -> tuple[dict[str, bytes], set[str], dict[str, Any]]:
+    env = changes[0].id.split("/", 1)[0]
+    old_entries = dict(((world.bundles.get(env) or {}).get("certificates") or {}))
+    entries = dict(old_entries)
+    writes: dict[str, bytes] = {}
+    deletes: set[str] = set()
+    for c in changes:
+        old = old_entries.get(c.id)
+        if c.action == REMOVE:
+            if prune:
+                deletes |= set((old or {}).get("files") or {})
+                entries.pop(c.id, None)
+            continue
+        if c.id not in results:
+            continue
+        spec, res = desired.certs[c.id], results[c.id]
+        files = {f"{spec.role}/{name}": data for name, data in res.files.items()}
+        writes.update(files)
+        deletes |= set((old or {}).get("files") or {}) - set(files)
+        seen = world.seen[c.id]
+        prev = seen.cert if spec.is_authority and c.action in ISSUING and seen.cert is not None \
+            and seen.cert.not_valid_after_utc > now else None
+        if spec.is_authority and c.action == REEXPORT:
+            prev = None
+        entries[c.id] = _entry(spec, res, files, old, prev, now)
+    return writes, deletes - set(writes), dict(sorted(entries.items()))
+
+
+def _stage_and_swap(env_dir: Path, writes: dict[str, bytes], deletes: set[str], bundle: bytes,
+                    stop: _Stop) -> None:
+    current = fsio.read_bytes(env_dir / "bundle.json")
+    if not writes and not deletes and current == bundle:
+        return
+    stage = fsio.stage_path(env_dir)
+    try:
+        if stage.exists():
+            import shutil
+            shutil.rmtree(stage)
+        fsio.ensure_dir(env_dir.parent)
+        if env_dir.exists():
+            fsio.clone_tree(env_dir, stage)
+            stage.chmod(fsio.PRIVATE_DIR)
+        else:
+            fsio.ensure_dir(stage)
+        for rel, data in sorted(writes.items()):
+            target = stage / rel
+            for parent in reversed(target.relative_to(stage).parents[:-1]):
+                fsio.ensure_dir(stage / parent)
+            fsio.write_file(target, data, _mode(rel))
+        for rel in deletes:
+            (stage / rel).unlink(missing_ok=True)
+        for folder in sorted({(stage / rel).parent for rel in deletes}, reverse=True):
+            if folder != stage and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        fsio.write_file(stage / "bundle.json", bundle, fsio.PUBLIC_FILE)
+        for folder in {(stage / rel).parent for rel in writes} | {stage}:
+            fsio.fsync_dir(folder)
+        stop.check()
+        fsio.swap_in(stage, env_dir)
+    except BaseException:
+        import shutil
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _refresh_state(state: dict[str, Any], world: World, results: dict[str, issue.Result],
+                   entries: dict[str, Any], secret: bytes, env: str) -> None:
+    for cid in [k for k in state if k.startswith(env + "/") and k not in entries]:
+        del state[cid]
+    for cid, entry in entries.items():
+        pfx_rel = next((r for r in (entry.get("files") or {}) if r.endswith(".pfx")), None)
+        if pfx_rel is None:
+            state.pop(cid, None)
+            continue
+        res = results.get(cid)
+        password = res.password if res else (world.seen[cid].password if cid in world.seen
+                                              and world.seen[cid].password_same else None)
+        if password is not None:
+            state[cid] = {"pfx_sha256": entry["files"][pfx_rel],
+                          "password_hmac": passwords.fingerprint(password, secret)}
+
+
+def _material(res: issue.Result) -> Any:
+    return _pair(x509.load_pem_x509_certificate(res.cert), load_key(res.key))
+
+
+def _pair(cert: x509.Certificate, key: Any) -> Any:
+    from certspec.exports import Material
+    return Material(cert, key)
+
+
+# ---- signals ------------------------------------------------------------------------------
+class _Stop:
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def check(self) -> None:
+        if self.signum is not None:
+            name = signal.Signals(self.signum).name
+            raise Interrupted(f"stopped by {name}; nothing partial was published")
+
+
+@contextmanager
+def _signals() -> Iterator[_Stop]:
+    """SIGINT/SIGTERM set a flag; the run stops at the next safe point (never mid-swap)."""
+    stop = _Stop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    def handler(signum: int, _frame: object) -> None:
+        stop.signum = signum
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)

@@ -1,0 +1,110 @@
+"""Argument parsing and dispatch only. ``main`` returns the exit code.
+
+Exit codes: 0 success; 1 any error the user can fix (printed as one line each, never a
+traceback); 2 ``plan --detailed-exitcode`` with changes pending, or ``status
+--fail-within`` with something needing attention.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from certspec import __version__
+
+TOPOLOGIES = ("xp0", "xp1", "xm1", "xc")
+
+
+def _common(p: argparse.ArgumentParser, *, out: bool = True, select: bool = False) -> None:
+    p.add_argument("-f", "--file", default="certspec.yaml", metavar="FILE",
+                   help="the manifest (default: ./certspec.yaml)")
+    if out:
+        p.add_argument("-o", "--output", metavar="DIR", help="output folder (default: the manifest's output)")
+    if select:
+        p.add_argument("--env", action="append", metavar="E", help="only this environment (repeatable)")
+        p.add_argument("--only", action="append", metavar="GLOB",
+                       help="only ids matching GLOB, as ENV/ROLE/CERT or ROLE/CERT (repeatable)")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="certspec", description="Declarative certificate bundles: "
+                                 "one YAML manifest, one reconcile command.")
+    ap.add_argument("--version", action="version", version=f"certspec {__version__}")
+    ap.add_argument("--log-format", choices=("auto", "console", "json"), default="auto",
+                    help="log format on stderr (default auto: console on a TTY, JSON otherwise; "
+                    "also CERTSPEC_LOG_FORMAT)")
+    ap.add_argument("-v", "--verbose", action="count", default=0, help="more logs (-vv: debug)")
+    ap.add_argument("-q", "--quiet", action="count", default=0, help="fewer logs, no progress")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("validate", help="schema and semantic checks")
+    _common(p, out=False)
+
+    p = sub.add_parser("plan", help="what apply would do and why, changing nothing")
+    _common(p, select=True)
+    p.add_argument("--at", metavar="TIME", help="forecast at TIME (2027-06-01, an ISO time, or +90d)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when changes are pending")
+
+    p = sub.add_parser("apply", help="make the output folder match the manifest")
+    _common(p, select=True)
+    p.add_argument("--json", action="store_true", help="print what was done as JSON")
+    p.add_argument("-j", "--jobs", type=int, metavar="N", help="worker processes (default: CPU count)")
+    p.add_argument("--prune", action="store_true", help="delete ids no longer in the manifest")
+    _apply_safety(p)
+
+    p = sub.add_parser("rotate", help="new keys and certificates now for the ids matching the globs")
+    _common(p)
+    p.add_argument("ids", nargs="+", metavar="ID_GLOB")
+    p.add_argument("-j", "--jobs", type=int, metavar="N", help="worker processes (default: CPU count)")
+    p.add_argument("--json", action="store_true", help="print what was done as JSON")
+    _apply_safety(p)
+
+    p = sub.add_parser("status", help="every certificate's thumbprint, expiry and state")
+    _common(p, select=True)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--fail-within", metavar="DURATION",
+                   help="exit 2 if anything is expired, missing, drifted or due within DURATION")
+
+    p = sub.add_parser("inspect", help="what a PFX, PEM or DER file holds")
+    p.add_argument("path", metavar="PATH")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--password-env", metavar="NAME", help="PFX password from this environment variable")
+    g.add_argument("--password-file", metavar="F", help="PFX password from this file")
+    p.add_argument("--json", action="store_true")
+
+    sub.add_parser("schema", help="print the manifest's JSON Schema")
+
+    p = sub.add_parser("init", help="write a starter manifest")
+    p.add_argument("--topology", choices=TOPOLOGIES, default="xp0", help="Sitecore topology (default xp0)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument("path", nargs="?", default="certspec.yaml", metavar="PATH")
+    return ap
+
+
+def _apply_safety(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lock-timeout", type=float, metavar="SECONDS",
+                   help="wait this long for another run's lock (default 60)")
+    p.add_argument("--allow-unignored", action="store_true",
+                   help="write into a git work tree even if git does not ignore the output folder")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from certspec import logging as cslog
+    from certspec.errors import CertspecError
+
+    cslog.configure(args.log_format, args.verbose - args.quiet)
+    try:
+        from certspec.commands import dispatch
+
+        return dispatch(args)
+    except CertspecError as e:
+        print(str(e) or type(e).__name__, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 1

@@ -1,0 +1,129 @@
+"""The typed model: frozen dataclasses that everything after the manifest works on.
+
+Nothing downstream of ``desired.py`` touches the raw manifest dictionaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from certspec.durations import RenewBefore
+
+AUTHORITIES = "authorities"  # the ROLE part of an authority's id: ENV/authorities/NAME
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    algorithm: str  # "rsa" | "ecdsa"
+    size: int | None = None  # RSA bits
+    curve: str | None = None  # "p256" | "p384"
+
+    def __str__(self) -> str:
+        return f"rsa-{self.size}" if self.algorithm == "rsa" else f"ecdsa-{self.curve}"
+
+
+@dataclass(frozen=True)
+class PasswordSpec:
+    """Where a password comes from; never the password itself."""
+
+    source: str  # "generate" | "env" | "file"
+    length: int = 0  # for generate
+    name: str = ""  # environment variable name, or the file's path (resolved)
+
+    def __str__(self) -> str:
+        if self.source == "generate":
+            return f"generated ({self.length} characters)"
+        return f"{'environment variable' if self.source == 'env' else 'file'} {self.name}"
+
+
+@dataclass(frozen=True)
+class PfxSpec:
+    password: PasswordSpec
+    encryption: str  # "tripledes-sha1" | "aes256-sha256"
+    chain: str  # "full" | "end-entity"
+
+
+@dataclass(frozen=True)
+class RawExtension:
+    """A ``{hex}`` text extension: DER bytes placed as they are."""
+
+    oid: str
+    critical: bool
+    value: bytes
+
+
+@dataclass(frozen=True)
+class CertSpec:
+    """One desired certificate: a leaf (``ENV/ROLE/CERT``) or an authority instance
+    (``ENV/authorities/NAME``), with every default, override and variable applied."""
+
+    id: str
+    env: str
+    role: str
+    name: str
+    subject: str  # RFC 4514, in the order written
+    key: KeySpec
+    signature_hash: str
+    validity: timedelta
+    not_before: timedelta
+    renew_before: RenewBefore
+    key_usage: tuple[str, ...]  # sorted flag names; empty: no key usage extension
+    extended_key_usage: tuple[str, ...]  # dotted OIDs in order; empty: no EKU extension
+    eku_critical: bool = False
+    dns_names: tuple[str, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    upns: tuple[str, ...] = ()
+    san_critical: bool = False
+    ca: bool = False
+    path_length: int | None = None
+    raw_extensions: tuple[RawExtension, ...] = ()
+    issuer: str | None = None  # id of the signing authority; None: self-signed
+    friendly_name: str | None = None
+    pfx: PfxSpec | None = None  # None for authorities
+    exports: tuple[str, ...] = ()
+    key_rotation: str = "always"
+
+    @property
+    def is_authority(self) -> bool:
+        return self.role == AUTHORITIES
+
+    @property
+    def lifetime(self) -> timedelta:
+        """NotAfter - NotBefore of a certificate issued now (unless clamped to its issuer)."""
+        return self.validity + self.not_before
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """A pipeline output (contract §5) of one environment; ``options`` is kind-specific."""
+
+    env: str
+    kind: str
+    path: str  # relative to DIR/ENV
+    certificates: tuple[str, ...] = ()  # leaf ids it reads
+    authorities: tuple[str, ...] = ()  # authority ids it reads
+    values: tuple[tuple[str, str, str], ...] = ()  # dotenv: (KEY, leaf id, FIELD)
+    options: tuple[tuple[str, str], ...] = ()
+    password: PasswordSpec | None = None
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The whole desired state: every id in issuing order (authorities by depth first)."""
+
+    manifest: Path
+    output: Path | None  # the manifest's own ``output``, resolved; -o wins over it
+    certs: dict[str, CertSpec] = field(default_factory=dict)
+    outputs: tuple[OutputSpec, ...] = ()
+
+    @property
+    def envs(self) -> list[str]:
+        return sorted({c.env for c in self.certs.values()})
+
+    def select(self, keep: set[str]) -> Desired:
+        """The same desired state narrowed to the ids in ``keep``."""
+        certs = {k: v for k, v in self.certs.items() if k in keep}
+        return Desired(self.manifest, self.output, certs, self.outputs)

@@ -1,0 +1,141 @@
+"""What a PFX is encrypted with, read from its DER structure without the password.
+
+``cryptography`` opens PKCS#12 files but does not say which algorithms protect them, and
+that is exactly what decides whether Windows Server 2016 or Azure App Service will import
+one. This module walks just enough DER (RFC 7292) to name the bag encryption and the MAC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+OIDS = {
+    "1.2.840.113549.1.12.1.3": "pbeWithSHAAnd3-KeyTripleDES-CBC",
+    "1.2.840.113549.1.12.1.6": "pbeWithSHAAnd40BitRC2-CBC",
+    "1.2.840.113549.1.12.1.5": "pbeWithSHAAnd128BitRC2-CBC",
+    "1.2.840.113549.1.12.1.1": "pbeWithSHAAnd128BitRC4",
+    "1.2.840.113549.1.5.13": "PBES2",
+    "2.16.840.1.101.3.4.1.42": "AES-256-CBC",
+    "2.16.840.1.101.3.4.1.2": "AES-128-CBC",
+    "1.3.14.3.2.26": "SHA-1",
+    "2.16.840.1.101.3.4.2.1": "SHA-256",
+    "2.16.840.1.101.3.4.2.2": "SHA-384",
+    "2.16.840.1.101.3.4.2.3": "SHA-512",
+    "1.2.840.113549.2.9": "HMAC-SHA-256",
+    "1.2.840.113549.2.7": "HMAC-SHA-1",
+}
+DATA, ENCRYPTED_DATA = "1.2.840.113549.1.7.1", "1.2.840.113549.1.7.6"
+SHROUDED_KEY_BAG = "1.2.840.113549.1.12.10.1.2"
+
+
+class DerError(ValueError):
+    pass
+
+
+def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, content start, content end) of the TLV at ``pos``."""
+    if pos + 2 > len(data):
+        raise DerError("truncated")
+    tag, length, i = data[pos], data[pos + 1], pos + 2
+    if length & 0x80:
+        n = length & 0x7F
+        if n == 0 or n > 4:
+            raise DerError("unsupported length")
+        length, i = int.from_bytes(data[i:i + n], "big"), i + n
+    if i + length > len(data):
+        raise DerError("truncated")
+    return tag, i, i + length
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    out, pos = [], start
+    while pos < end:
+        tag, s, e = _tlv(data, pos)
+        out.append((tag, s, e))
+        pos = e
+    return out
+
+
+def _oid(data: bytes, s: int, e: int) -> str:
+    raw = data[s:e]
+    parts = [raw[0] // 40, raw[0] % 40] if raw[0] < 80 else [2, raw[0] - 80]
+    value = 0
+    for b in raw[1:]:
+        value = (value << 7) | (b & 0x7F)
+        if not b & 0x80:
+            parts.append(value)
+            value = 0
+    return ".".join(map(str, parts))
+
+
+def _name(oid: str) -> str:
+    return OIDS.get(oid, oid)
+
+
+def _algorithm(data: bytes, s: int, e: int) -> str:
+    """A readable name for an AlgorithmIdentifier, PBES2's inner cipher and PRF included."""
+    kids = _children(data, s, e)
+    oid = _oid(data, kids[0][1], kids[0][2])
+    if _name(oid) != "PBES2" or len(kids) < 2:
+        return _name(oid)
+    kdf, scheme = _children(data, kids[1][1], kids[1][2])[:2]
+    cipher = _children(data, scheme[1], scheme[2])[0]
+    kdf_params = _children(data, *_children(data, kdf[1], kdf[2])[1][1:])
+    prf = "HMAC-SHA-1"
+    for tag, ps, pe in kdf_params:
+        if tag == 0x30:
+            prf = _name(_oid(data, *_children(data, ps, pe)[0][1:]))
+    return f"PBES2 ({_name(_oid(data, cipher[1], cipher[2]))}, PBKDF2 {prf})"
+
+
+@dataclass
+class PfxInfo:
+    cert_encryption: list[str] = field(default_factory=list)
+    key_encryption: list[str] = field(default_factory=list)
+    mac: str | None = None
+    mac_iterations: int | None = None
+
+    def verdicts(self) -> dict[str, str]:
+        algos = set(self.cert_encryption + self.key_encryption)
+        legacy_only = algos <= {"pbeWithSHAAnd3-KeyTripleDES-CBC", "unencrypted"}
+        win = "yes" if legacy_only and self.mac in ("SHA-1", None) else \
+            "no: PBES2/AES or a SHA-2 MAC fails with 'The specified network password is not correct'"
+        if any("RC2" in a or "RC4" in a for a in algos):
+            win = "yes, but RC2/RC4 is weak and OpenSSL 3 refuses it without -legacy"
+        azure = "yes" if legacy_only and self.mac == "SHA-1" else "no: App Service needs Triple-DES with a password"
+        return {"windows_server_2016": win, "azure_app_service": azure}
+
+
+def read(data: bytes) -> PfxInfo:
+    """Walk the PFX; DerError if it is not one."""
+    try:
+        info = PfxInfo()
+        _, s, e = _tlv(data, 0)
+        top = _children(data, s, e)
+        auth = _children(data, top[1][1], top[1][2])  # ContentInfo: oid, [0]
+        octets = _children(data, auth[1][1], auth[1][2])[0]
+        for ci_tag, cs, ce in _children(data, *_children(data, octets[1], octets[2])[0][1:]):
+            kids = _children(data, cs, ce)
+            ctype = _oid(data, kids[0][1], kids[0][2])
+            inner = _children(data, kids[1][1], kids[1][2])[0]
+            if ctype == ENCRYPTED_DATA:
+                eci = _children(data, inner[1], inner[2])[1]
+                alg = _children(data, eci[1], eci[2])[1]
+                info.cert_encryption.append(_algorithm(data, alg[1], alg[2]))
+            elif ctype == DATA:
+                info.cert_encryption.append("unencrypted")
+                for _, bs, be in _children(data, *_children(data, inner[1], inner[2])[0][1:]):
+                    bag = _children(data, bs, be)
+                    if _oid(data, bag[0][1], bag[0][2]) == SHROUDED_KEY_BAG:
+                        epki = _children(data, bag[1][1], bag[1][2])[0]
+                        alg = _children(data, epki[1], epki[2])[0]
+                        info.key_encryption.append(_algorithm(data, alg[1], alg[2]))
+        if len(top) > 2:
+            mac = _children(data, top[2][1], top[2][2])
+            digest_alg = _children(data, *_children(data, mac[0][1], mac[0][2])[0][1:])[0]
+            info.mac = _name(_oid(data, digest_alg[1], digest_alg[2]))
+            if len(mac) > 2:
+                info.mac_iterations = int.from_bytes(data[mac[2][1]:mac[2][2]], "big")
+        return info
+    except (IndexError, DerError) as e:
+        raise DerError(f"not a PKCS#12 file ({e or 'unexpected structure'})") from None
