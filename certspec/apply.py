@@ -189,7 +189,8 @@ def _publish(desired: Desired, world: World, plan: Plan, results: dict[str, issu
             store.save_material(env, thumbprint(x509.load_pem_x509_certificate(res.cert)),
                                 _material(res))
         for cid, seen in world.seen.items():  # material recovered from the exports: cache it
-            if cid.startswith(env + "/") and seen.source in ("pfx", "pem") and cid not in results:
+            if cid.startswith(env + "/") and seen.source in ("pfx", "pem") and cid not in results \
+                    and seen.key is not None:
                 store.save_material(env, thumbprint(seen.cert), _pair(seen.cert, seen.key))  # type: ignore[arg-type]
         _stage_and_swap(store.root / env, writes, deletes, dump_json(bundle), stop)
         _refresh_state(state, world, results, entries, secret, env)

@@ -10,10 +10,28 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from certspec import __version__
 
 TOPOLOGIES = ("xp0", "xp1", "xm1", "xc")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are errors like any other: one line on stderr and exit 1 (contract §2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _globals(p: argparse.ArgumentParser, default: object) -> None:
+    """The global options, accepted before the command and after it."""
+    d = (lambda v: v) if default is None else (lambda v: default)
+    p.add_argument("--log-format", choices=("auto", "console", "json"), default=d("auto"),
+                   help="log format on stderr (default auto: console on a TTY, JSON otherwise; "
+                   "also CERTSPEC_LOG_FORMAT)")
+    p.add_argument("-v", "--verbose", action="count", default=d(0), help="more logs (-vv: debug)")
+    p.add_argument("-q", "--quiet", action="count", default=d(0), help="fewer logs, no progress")
 
 
 def _common(p: argparse.ArgumentParser, *, out: bool = True, select: bool = False) -> None:
@@ -28,15 +46,15 @@ def _common(p: argparse.ArgumentParser, *, out: bool = True, select: bool = Fals
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="certspec", description="Declarative certificate bundles: "
-                                 "one YAML manifest, one reconcile command.")
+    ap = _Parser(prog="certspec", description="Declarative certificate bundles: "
+                 "one YAML manifest, one reconcile command.")
     ap.add_argument("--version", action="version", version=f"certspec {__version__}")
-    ap.add_argument("--log-format", choices=("auto", "console", "json"), default="auto",
-                    help="log format on stderr (default auto: console on a TTY, JSON otherwise; "
-                    "also CERTSPEC_LOG_FORMAT)")
-    ap.add_argument("-v", "--verbose", action="count", default=0, help="more logs (-vv: debug)")
-    ap.add_argument("-q", "--quiet", action="count", default=0, help="fewer logs, no progress")
-    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _globals(ap, None)
+    shared = _Parser(add_help=False)
+    _globals(shared, argparse.SUPPRESS)
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+    real_add = sub.add_parser
+    sub.add_parser = lambda *a, **kw: real_add(*a, parents=[shared], **kw)  # type: ignore[method-assign]
 
     p = sub.add_parser("validate", help="schema and semantic checks")
     _common(p, out=False)

@@ -114,7 +114,7 @@ class Builder:
                 (data["environments"][env] or {}).get("vars") or {}) else ("vars", var)
             self.fail(where, f"variable {var!r} uses undefined or cyclic variable {e.name!r} "
                       f"(in environment {env!r})")
-            return {"env": env}
+            return {**raw, "env": env}  # reported once here, not again in every string
 
     def substitute_all(self, m: Merged, values: dict[str, str], label: str) -> None:
         def walk(v: Any, fp: tuple[str, ...]) -> Any:
@@ -222,6 +222,7 @@ class Builder:
         eku = ext.eku if ext.eku is not None else tuple(
             EKU_OIDS.get(x, x) for x in v.get("extended_key_usage", eku_preset))
         validity, not_before, renew, sig = self.timing(m)
+        self.usage_rules(m)
         issuer = v.get("issuer")
         if issuer is not None and issuer not in (data.get("authorities") or {}):
             self.fail(m.where("issuer"), f"unknown issuer {issuer!r}")
@@ -240,6 +241,14 @@ class Builder:
             pfx=PfxSpec(self.password(m, "pfx", "password"), v["pfx"]["encryption"], v["pfx"]["chain"]),
             exports=tuple(v["exports"]), key_rotation=v["key_rotation"],
         )
+
+    def usage_rules(self, m: Merged) -> None:
+        v = m.values
+        if "pfx-base64" in v["exports"] and "pfx" not in v["exports"]:
+            self.fail(m.where("exports"), "pfx-base64 needs the pfx export")
+        ku = set(v.get("key_usage", ()))
+        if ku & {"encipher_only", "decipher_only"} and "key_agreement" not in ku:
+            self.fail(m.where("key_usage"), "encipher_only and decipher_only need key_agreement")
 
     def text_extensions(self, m: Merged) -> TextExtensions:
         ext = TextExtensions()

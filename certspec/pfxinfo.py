@@ -25,7 +25,8 @@ OIDS = {
     "1.2.840.113549.2.7": "HMAC-SHA-1",
 }
 DATA, ENCRYPTED_DATA = "1.2.840.113549.1.7.1", "1.2.840.113549.1.7.6"
-SHROUDED_KEY_BAG = "1.2.840.113549.1.12.10.1.2"
+KEY_BAG, SHROUDED_KEY_BAG, CERT_BAG = ("1.2.840.113549.1.12.10.1.1", "1.2.840.113549.1.12.10.1.2",
+                                      "1.2.840.113549.1.12.10.1.3")
 
 
 class DerError(ValueError):
@@ -122,14 +123,18 @@ def read(data: bytes) -> PfxInfo:
                 eci = _children(data, inner[1], inner[2])[1]
                 alg = _children(data, eci[1], eci[2])[1]
                 info.cert_encryption.append(_algorithm(data, alg[1], alg[2]))
-            elif ctype == DATA:
-                info.cert_encryption.append("unencrypted")
+            elif ctype == DATA:  # plain SafeContents: a shrouded key bag still carries its own encryption
                 for _, bs, be in _children(data, *_children(data, inner[1], inner[2])[0][1:]):
                     bag = _children(data, bs, be)
-                    if _oid(data, bag[0][1], bag[0][2]) == SHROUDED_KEY_BAG:
+                    bag_type = _oid(data, bag[0][1], bag[0][2])
+                    if bag_type == SHROUDED_KEY_BAG:
                         epki = _children(data, bag[1][1], bag[1][2])[0]
                         alg = _children(data, epki[1], epki[2])[0]
                         info.key_encryption.append(_algorithm(data, alg[1], alg[2]))
+                    elif bag_type == KEY_BAG:
+                        info.key_encryption.append("unencrypted")
+                    elif bag_type == CERT_BAG:
+                        info.cert_encryption.append("unencrypted")
         if len(top) > 2:
             mac = _children(data, top[2][1], top[2][2])
             digest_alg = _children(data, *_children(data, mac[0][1], mac[0][2])[0][1:])[0]

@@ -57,6 +57,35 @@ def matches(cid: str, globs: list[str]) -> bool:
 
 def make_plan(desired: Desired, world: World, now: datetime, *, only: list[str] | None = None,
               rotate: list[str] | None = None) -> Plan:
+    forced: dict[str, Decision] = {}
+    while True:
+        decisions = _decide_all(desired, world, now, rotate, forced)
+        lost = _keys_needed(desired, world, decisions) - set(forced)
+        if not lost:
+            break
+        forced.update({cid: Decision(REISSUE, "key-lost", "", "its key is lost and a certificate "
+                                     "under it must be signed") for cid in lost})
+    for cid in world.orphans:
+        decisions[cid] = Decision(REMOVE, "orphan", "", "no longer in the manifest (removed with --prune)")
+    keep = _selection(desired, decisions, only or rotate)
+    changes = [Change(cid, d.action, d.reason, d.detail, d.sentence)
+               for cid, d in decisions.items() if cid in keep]
+    return Plan(now, tuple(sorted(changes, key=lambda c: c.id)))
+
+
+def _keys_needed(desired: Desired, world: World, decisions: dict[str, Decision]) -> set[str]:
+    """Authorities without a key that must sign something in this plan."""
+    need = set()
+    for cid, d in decisions.items():
+        issuer = desired.certs[cid].issuer if cid in desired.certs else None
+        if d.action in ISSUING and issuer and world.seen[issuer].key is None \
+                and decisions[issuer].action not in ISSUING:
+            need.add(issuer)
+    return need
+
+
+def _decide_all(desired: Desired, world: World, now: datetime, rotate: list[str] | None,
+                forced: dict[str, Decision]) -> dict[str, Decision]:
     decisions: dict[str, Decision] = {}
     for cid, spec in desired.certs.items():
         seen = world.seen.get(cid)
@@ -67,13 +96,10 @@ def make_plan(desired: Desired, world: World, now: datetime, *, only: list[str] 
         d = decide(Input(spec, seen, now, issuer_seen.cert if issuer_seen else None, issuer_action))
         if rotate and matches(cid, rotate) and d.action not in (CREATE, REISSUE):
             d = Decision(REISSUE, "rotate-requested", "", "rotation requested")
+        if cid in forced and d.action not in ISSUING:
+            d = forced[cid]
         decisions[cid] = d
-    for cid in world.orphans:
-        decisions[cid] = Decision(REMOVE, "orphan", "", "no longer in the manifest (removed with --prune)")
-    keep = _selection(desired, decisions, only or rotate)
-    changes = [Change(cid, d.action, d.reason, d.detail, d.sentence)
-               for cid, d in decisions.items() if cid in keep]
-    return Plan(now, tuple(sorted(changes, key=lambda c: c.id)))
+    return decisions
 
 
 def _selection(desired: Desired, decisions: dict[str, Decision], globs: list[str] | None) -> set[str]:

@@ -5,6 +5,7 @@ sentence) or None; the first that fires wins. The order is the documented preced
 
  1. missing             create    nothing exists yet
  2. unreadable          reissue   key or certificate cannot be read
+    key-lost            reissue   an authority's key is gone and something under it needs signing
  3. key-mismatch        reissue   the key does not belong to the certificate
  4. issuer-reissued     reissue   the issuer is (re)issued in this run, or signed it no longer
  5. spec-changed        reissue   a certificate field changed (detail names the fields)
@@ -64,15 +65,17 @@ def missing(i: Input) -> Decision | None:
 
 
 def unreadable(i: Input) -> Decision | None:
-    if i.seen.cert is None or i.seen.key is None:
+    # An authority whose key is lost keeps serving while nothing under it needs signing
+    # (plan.py reissues it, with reason key-lost, the moment something does).
+    if i.seen.cert is None or (i.seen.key is None and not i.spec.is_authority):
         why = i.seen.unreadable or "key or certificate cannot be read"
         return Decision(REISSUE, "unreadable", "", why)
     return None
 
 
 def key_mismatch(i: Input) -> Decision | None:
-    assert i.seen.cert is not None and i.seen.key is not None
-    if not key_matches(i.seen.key, i.seen.cert):
+    assert i.seen.cert is not None
+    if i.seen.key is not None and not key_matches(i.seen.key, i.seen.cert):
         return Decision(REISSUE, "key-mismatch", "", "the key does not belong to the certificate")
     return None
 

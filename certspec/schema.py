@@ -84,7 +84,14 @@ def _problems(doc: Document, err: ValidationError) -> Iterator[Problem]:
         if isinstance(err.instance, str):
             yield doc.problem(path, LITERAL_PASSWORD)
             return
-    if kind in ("oneOf", "anyOf"):
+    if "propertyNames" in err.relative_schema_path or "propertyNames" in err.absolute_schema_path:
+        name = err.instance
+        if kind == "not":
+            msg = f"{name!r} is reserved (built in) and cannot be defined here"
+        else:
+            msg = f"{name!r} " + _PATTERN_HELP.get(str(err.validator_value), "is not allowed here")
+        yield doc.problem((*path, name), msg, at_key=True)
+    elif kind in ("oneOf", "anyOf"):
         yield from _narrow(doc, err, path)
     elif kind == "additionalProperties" and isinstance(err.instance, dict):
         known = list((err.schema.get("properties") or {}).keys())
@@ -94,12 +101,8 @@ def _problems(doc: Document, err: ValidationError) -> Iterator[Problem]:
                 more = f"; did you mean {hint[0]!r}?" if hint else (
                     f"; expected one of {', '.join(known)}" if known else "")
                 yield doc.problem((*path, key), f"unknown key {key!r}{more}", at_key=True)
-    elif kind == "propertyNames":
-        name = err.instance
-        sub = f"{name!r} " + _PATTERN_HELP.get(str(err.validator_value.get("pattern", "")), "is not allowed here")
-        if "not" in err.validator_value or "$ref" not in err.validator_value and "pattern" not in err.validator_value:
-            sub = f"{name!r} is reserved (built in) and cannot be defined here"
-        yield doc.problem((*path, name), sub, at_key=True)
+    elif kind == "required":
+        yield doc.problem(path, _message(err, path), at_key=True)
     else:
         yield doc.problem(path, _message(err, path))
 

@@ -1,0 +1,61 @@
+"""Arbitrary input never raises anything but certspec's own error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from certspec import manifest, yamlpos
+from certspec.errors import CertspecError
+from conftest import SMALL
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                    st.text(max_size=20), st.sampled_from(["rsa", "ecdsa", "1y", "33%", "{env}", "web", "p256"]))
+keys = st.sampled_from(["version", "roles", "environments", "defaults", "key", "validity", "issuer",
+                        "subject", "dns_names", "certificates", "authorities", "pfx", "password",
+                        "text_extensions", "vars", "overrides", "exports", "x"])
+documents = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=5)), max_leaves=25)
+
+
+def check(path: Path) -> None:
+    try:
+        manifest.load(path)
+    except CertspecError as e:
+        assert str(e) and "Traceback" not in str(e)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=documents)
+def test_arbitrary_documents_give_only_our_errors(doc: object, tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    check(path)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300))
+def test_arbitrary_bytes_give_only_our_errors(data: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_bytes(data)
+    check(path)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pos=st.integers(min_value=0, max_value=len(SMALL) - 1), text=st.text(max_size=8))
+def test_mutated_valid_manifest_gives_only_our_errors(pos: int, text: str, tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(SMALL[:pos] + text + SMALL[pos + 1:], encoding="utf-8")
+    check(path)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.text(max_size=200))
+def test_yaml_loader_never_crashes(data: str) -> None:
+    try:
+        yamlpos.loads(data.encode("utf-8", "surrogatepass"), "m.yaml")
+    except CertspecError:
+        pass
