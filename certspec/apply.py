@@ -9,6 +9,7 @@ Order of effects, chosen so that a kill at any instant is harmless:
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -69,6 +70,7 @@ def run(desired: Desired, opts: Options, now: datetime) -> Plan:
     with lock.held(store.state_dir, opts.lock_timeout), _signals() as stop:
         for what in fsio.recover(opts.out):
             log.info("recovered an interrupted run", action=what)
+        fsio.sweep_temp_files(store.state_dir)
         plan, world = build_plan(desired, store, opts, now)
         results = _issue_all(desired, world, plan, now, opts)
         stop.check()
@@ -127,7 +129,11 @@ def _parallel(jobs: list[issue.Job], workers: int) -> Iterator[issue.Result]:
     if workers <= 1 or len(jobs) < 3:
         yield from map(issue.run, jobs)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_worker_init) as pool:
+    # forkserver/spawn, not fork: a forked worker would inherit the output folder's lock and
+    # keep it held after a killed parent, blocking the next run until the worker exits.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_worker_init,
+                             mp_context=multiprocessing.get_context(method)) as pool:
         yield from pool.map(issue.run, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
 
 

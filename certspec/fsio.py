@@ -170,6 +170,19 @@ def recover(root: Path) -> list[str]:
     return done
 
 
+def refuse_links(folder: Path) -> None:
+    """OutputError if ``folder`` or anything inside it is a symbolic link (never followed)."""
+    if folder.is_symlink():
+        raise OutputError(f"{folder} is a symbolic link; certspec does not follow links in its folders")
+    if not folder.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            path = Path(dirpath, name)
+            if path.is_symlink():
+                raise OutputError(f"{path} is a symbolic link; certspec does not follow links in its folders")
+
+
 def sweep_temp_files(folder: Path) -> None:
     """Delete ``.NAME.tmpPID`` files a killed write left behind."""
     for dirpath, _, files in os.walk(folder):

@@ -67,6 +67,9 @@ def rel_files(spec: CertSpec) -> dict[str, str]:
 
 
 def observe(desired: Desired, store: Store, envs: list[str]) -> World:
+    for env in envs:
+        fsio.refuse_links(store.root / env)
+    fsio.refuse_links(store.state_dir)
     bundles = {env: store.read_bundle(env) for env in sorted(set(envs) | set(store.envs_on_disk()))}
     state = store.read_state()
     secret = store.secret(create=False)

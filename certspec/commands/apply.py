@@ -26,6 +26,10 @@ def run(args: argparse.Namespace, rotate: list[str] | None = None) -> int:
     out = output_dir(args, desired)
     opts = options(args, out)
     opts.rotate = rotate
+    if not args.allow_unignored:
+        from certspec.gitcheck import ensure_ignored
+
+        ensure_ignored(out)
     from certspec.commands.progress import reporter
 
     with reporter(args) as progress:
