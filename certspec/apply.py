@@ -9,12 +9,10 @@ Order of effects, chosen so that a kill at any instant is harmless:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +22,7 @@ from typing import Any
 import structlog
 from cryptography import x509
 
-from certspec import fsio, issue, lock, outputs, passwords
+from certspec import fsio, issue, lock, outputs, passwords, workers
 from certspec.errors import Interrupted, SecretError
 from certspec.exports import SECRET_SUFFIXES, pem
 from certspec.model import CertSpec, Desired
@@ -72,9 +70,12 @@ def run(desired: Desired, opts: Options, now: datetime) -> Plan:
             log.info("recovered an interrupted run", action=what)
         fsio.sweep_temp_files(store.state_dir)
         plan, world = build_plan(desired, store, opts, now)
-        results = _issue_all(desired, world, plan, now, opts)
+        log.info("planned", **{k.replace("-", "_"): v for k, v in plan.summary().items()})
+        results = _issue_all(desired, world, plan, now, opts, store)
+        log.info("issued", certificates=len(results))
         stop.check()
         _publish(desired, world, plan, results, store, opts, now, stop)
+        log.info("published", environments=len({c.id.split("/", 1)[0] for c in plan.pending}))
     return plan
 
 
@@ -102,43 +103,36 @@ def _job(desired: Desired, spec: CertSpec, change: Change, world: World,
                      issuer=issuer, chain=tuple(chain), password=seen.password, previous=previous)
 
 
-def _issue_all(desired: Desired, world: World, plan: Plan, now: datetime, opts: Options) -> dict[str, issue.Result]:
+def _issue_all(desired: Desired, world: World, plan: Plan, now: datetime, opts: Options,
+               store: Store) -> dict[str, issue.Result]:
+    """Issue in waves: authorities by depth (roots first), then every leaf; each wave runs in
+    parallel. New key material goes to the key store as it arrives, while workers go on."""
     todo = {c.id: c for c in plan.changes if c.action in (*ISSUING, REEXPORT)}
     material = {cid: (s.cert, s.key) for cid, s in world.seen.items() if s.cert is not None and s.key is not None}
+    depth = {cid: _depth(desired, cid) for cid in todo}
+    waves: dict[int, list[str]] = {}
+    for cid in todo:
+        waves.setdefault(depth[cid] if desired.certs[cid].is_authority else 1 << 10, []).append(cid)
     results: dict[str, issue.Result] = {}
-    done, total = 0, len(todo)
-    for cid, spec in desired.certs.items():  # authorities first, parents before children
-        if spec.is_authority and cid in todo:
-            res = issue.run(_job(desired, spec, todo[cid], world, material, now))
-            results[cid] = res
-            material[cid] = (x509.load_pem_x509_certificate(res.cert), load_key(res.key))
-            done += 1
-            if opts.progress:
-                opts.progress(done, total)
-    jobs = [_job(desired, desired.certs[cid], c, world, material, now) for cid, c in todo.items()
-            if not desired.certs[cid].is_authority]
-    for res in _parallel(jobs, opts.jobs):
-        results[res.id] = res
-        done += 1
-        if opts.progress:
-            opts.progress(done, total)
+    with workers.Pool(opts.jobs, len(todo)) as pool:
+        for level in sorted(waves):
+            jobs = [_job(desired, desired.certs[cid], todo[cid], world, material, now) for cid in waves[level]]
+            for res in pool.map(jobs):
+                results[res.id] = res
+                if desired.certs[res.id].is_authority:  # it signs the next waves
+                    m = _material(res)
+                    material[res.id] = (m.cert, m.key)
+                store.save_blob(res.id.split("/", 1)[0], res.thumbprint, res.cert + res.key, sync=False)
+                if opts.progress:
+                    opts.progress(len(results), len(todo))
     return results
 
 
-def _parallel(jobs: list[issue.Job], workers: int) -> Iterator[issue.Result]:
-    if workers <= 1 or len(jobs) < 3:
-        yield from map(issue.run, jobs)
-        return
-    # forkserver/spawn, not fork: a forked worker would inherit the output folder's lock and
-    # keep it held after a killed parent, blocking the next run until the worker exits.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_worker_init,
-                             mp_context=multiprocessing.get_context(method)) as pool:
-        yield from pool.map(issue.run, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
-
-
-def _worker_init() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+def _depth(desired: Desired, cid: str) -> int:
+    depth, node = 0, desired.certs[cid].issuer
+    while node:
+        depth, node = depth + 1, desired.certs[node].issuer
+    return depth
 
 
 # ---- publishing ----------------------------------------------------------------------------
@@ -190,14 +184,11 @@ def _publish(desired: Desired, world: World, plan: Plan, results: dict[str, issu
         deletes |= {rel for rel in old_outputs if rel not in out_files}
         bundle = {"format": 1, "environment": env, "certificates": entries,
                   "outputs": {rel: sha256(d) for rel, d in sorted(out_files.items())}}
-        for cid in [c.id for c in by_env[env] if c.id in results]:
-            res = results[cid]
-            store.save_material(env, thumbprint(x509.load_pem_x509_certificate(res.cert)),
-                                _material(res))
         for cid, seen in world.seen.items():  # material recovered from the exports: cache it
             if cid.startswith(env + "/") and seen.source in ("pfx", "pem") and cid not in results \
                     and seen.key is not None:
-                store.save_material(env, thumbprint(seen.cert), _pair(seen.cert, seen.key))  # type: ignore[arg-type]
+                store.save_material(env, thumbprint(seen.cert), _pair(seen.cert, seen.key), sync=False)  # type: ignore[arg-type]
+        store.flush()
         _stage_and_swap(store.root / env, writes, deletes, dump_json(bundle), stop)
         _refresh_state(state, world, results, entries, secret, env)
         keep = {e.get(k) for e in entries.values() for k in ("thumbprint", "previous_thumbprint")}
@@ -254,15 +245,16 @@ def _stage_and_swap(env_dir: Path, writes: dict[str, bytes], deletes: set[str], 
             target = stage / rel
             for parent in reversed(target.relative_to(stage).parents[:-1]):
                 fsio.ensure_dir(stage / parent)
-            fsio.write_file(target, data, _mode(rel))
+            fsio.write_file(target, data, _mode(rel), sync=False)
         for rel in deletes:
             (stage / rel).unlink(missing_ok=True)
         for folder in sorted({(stage / rel).parent for rel in deletes}, reverse=True):
             if folder != stage and folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
-        fsio.write_file(stage / "bundle.json", bundle, fsio.PUBLIC_FILE)
-        for folder in {(stage / rel).parent for rel in writes} | {stage}:
-            fsio.fsync_dir(folder)
+        fsio.write_file(stage / "bundle.json", bundle, fsio.PUBLIC_FILE, sync=False)
+        # one flush makes the staged files and the key material written before them durable
+        fsio.flush([stage / rel for rel in writes] + [stage / "bundle.json"],
+                   {(stage / rel).parent for rel in writes} | {stage})
         stop.check()
         fsio.swap_in(stage, env_dir)
     except BaseException:

@@ -113,6 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from certspec import logging as cslog
     from certspec.errors import CertspecError
 
+    if args.command in ("apply", "rotate") and (args.jobs is None or args.jobs > 1):
+        import os
+
+        from certspec.workers import prestart
+
+        prestart(args.jobs or os.cpu_count() or 1)  # the fork server boots while the rest loads
     cslog.configure(args.log_format, args.verbose - args.quiet)
     try:
         from certspec.commands import dispatch

@@ -57,8 +57,11 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_file(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` atomically (temp file, fsync, rename) with ``mode``."""
+def write_file(path: Path, data: bytes, mode: int, *, sync: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (temp file, fsync, rename) with ``mode``.
+
+    ``sync=False`` leaves the fsync to a later ``flush`` that covers many files at once.
+    """
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), mode)
@@ -68,13 +71,42 @@ def write_file(path: Path, data: bytes, mode: int) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise io_error("write", path, e) from None
+
+
+def _syncfs(folder: Path) -> bool:
+    """Linux syncfs(2): flush the whole file system holding ``folder`` in one call."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        return bool(fn(fd) == 0)
+    finally:
+        os.close(fd)
+
+
+def flush(files: list[Path], folders: set[Path]) -> None:
+    """Make ``files`` (written with sync=False) and their ``folders`` durable: one syncfs
+    where Linux offers it, else an fsync per file and per folder."""
+    if folders and _syncfs(next(iter(folders))):
+        return
+    for f in files:
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for folder in folders:
+        fsync_dir(folder)
 
 
 def read_bytes(path: Path) -> bytes | None:

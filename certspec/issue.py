@@ -15,7 +15,7 @@ from certspec import passwords
 from certspec.exports import Material, pem, render, trust_pem
 from certspec.model import CertSpec
 from certspec.passwords import Password
-from certspec.x509 import build_certificate, generate_key, key_pem, load_key
+from certspec.x509 import build_certificate, generate_key, key_pem, load_key, thumbprint
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Result:
     key: bytes
     files: dict[str, bytes]  # file name (in the id's folder) -> bytes
     password: Password | None
+    thumbprint: str
 
 
 def _load_pair(data: bytes) -> tuple[x509.Certificate, object]:
@@ -62,4 +63,4 @@ def run(job: Job) -> Result:
     if spec.is_authority:
         prev = x509.load_pem_x509_certificate(job.previous) if job.previous else None
         files[f"{spec.name}.trust.pem"] = trust_pem(cert, prev)
-    return Result(spec.id, pem(cert), key_pem(key), files, password)
+    return Result(spec.id, pem(cert), key_pem(key), files, password, thumbprint(cert))

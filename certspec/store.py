@@ -40,6 +40,7 @@ class Store:
         self.root = root
         self.state_dir = root / STATE_DIR
         self.keys_dir = self.state_dir / "keys"
+        self.pending: list[Path] = []  # key material written but not yet flushed
 
     # ---- bundle.json -------------------------------------------------------------------
     def read_bundle(self, env: str) -> dict[str, Any]:
@@ -111,15 +112,29 @@ class Store:
             return None
         return (cert, key) if key_matches(key, cert) else None
 
-    def save_material(self, env: str, thumb: str, m: Material) -> None:
+    def save_material(self, env: str, thumb: str, m: Material, *, sync: bool = True) -> None:
+        """Write one generation's certificate and key; ``sync=False`` leaves durability to
+        the flush that precedes the swap publishing it."""
+        self.save_blob(env, thumb, pem(m.cert) + key_pem(m.key), sync=sync)
+
+    def save_blob(self, env: str, thumb: str, data: bytes, *, sync: bool = True) -> None:
+        """``save_material`` for a certificate and key already in PEM."""
         folder = self.keys_dir / env
-        fsio.ensure_dir(self.state_dir)
-        fsio.ensure_dir(self.keys_dir)
-        fsio.ensure_dir(folder)
+        if not folder.is_dir():
+            fsio.ensure_dir(self.state_dir)
+            fsio.ensure_dir(self.keys_dir)
+            fsio.ensure_dir(folder)
         path = self.material_path(env, thumb)
-        data = pem(m.cert) + key_pem(m.key)
         if fsio.read_bytes(path) != data:
-            fsio.write_file(path, data, fsio.PRIVATE_FILE)
+            fsio.write_file(path, data, fsio.PRIVATE_FILE, sync=sync)
+            if not sync:
+                self.pending.append(path)
+
+    def flush(self) -> None:
+        """Make the key material written with sync=False durable (before any swap)."""
+        if self.pending:
+            fsio.flush(self.pending, {p.parent for p in self.pending})
+            self.pending.clear()
 
     def prune_material(self, env: str, keep: set[str]) -> None:
         folder = self.keys_dir / env

@@ -232,3 +232,16 @@ def differences(spec: CertSpec, cert: x509.Certificate, issuer: x509.Certificate
     if (issuer.subject if issuer is not None else cert.subject) != cert.issuer:
         diff.append("issuer")
     return diff
+
+
+def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``cert`` names ``issuer`` as its issuer: issuer name and authority key
+    identifier against the issuer's subject and subject key identifier. A reissued CA has a
+    new key, hence a new identifier; comparing identifiers costs nothing, where checking the
+    signature of every certificate on every run would dominate a no-op plan."""
+    if cert.issuer != issuer.subject:
+        return False
+    aki, ski = _ext(cert, x509.AuthorityKeyIdentifier), _ext(issuer, x509.SubjectKeyIdentifier)
+    if aki is None or ski is None:
+        return True
+    return aki.value.key_identifier == ski.value.digest  # type: ignore[attr-defined]
