@@ -177,23 +177,59 @@ def _publish(desired: Desired, world: World, plan: Plan, results: dict[str, issu
         by_env.setdefault(c.id.split("/", 1)[0], []).append(c)
     for env in sorted(by_env):
         writes, deletes, entries = _env_changes(desired, world, by_env[env], results, opts.prune, now)
-        out_files = outputs.render_env(desired, env, entries, world, results, store)
-        for rel, data in out_files.items():
-            writes[rel] = data
+        leaves, authorities = _current(desired, world, results, env)
         old_outputs = (world.bundles.get(env) or {}).get("outputs") or {}
-        deletes |= {rel for rel in old_outputs if rel not in out_files}
-        bundle = {"format": 1, "environment": env, "certificates": entries,
-                  "outputs": {rel: sha256(d) for rel, d in sorted(out_files.items())}}
+        old_outputs = old_outputs if isinstance(old_outputs, dict) else {}
+        out_writes, out_index = outputs.render_env(desired, env, leaves, authorities, old_outputs,
+                                                   store.root / env, secret)
+        writes.update(out_writes)
+        secrets_ = {rel for o in out_index.values() if o.get("secret") for rel in o["files"]}
+        kept = {rel for o in out_index.values() for rel in o["files"]}
+        deletes |= {rel for o in old_outputs.values() if isinstance(o, dict)
+                    for rel in (o.get("files") or {}) if rel not in kept}
+        bundle = {"format": 1, "environment": env, "certificates": entries, "outputs": out_index}
         for cid, seen in world.seen.items():  # material recovered from the exports: cache it
             if cid.startswith(env + "/") and seen.source in ("pfx", "pem") and cid not in results \
                     and seen.key is not None:
                 store.save_material(env, thumbprint(seen.cert), _pair(seen.cert, seen.key), sync=False)  # type: ignore[arg-type]
         store.flush()
-        _stage_and_swap(store.root / env, writes, deletes, dump_json(bundle), stop)
+        _stage_and_swap(store.root / env, writes, deletes - set(writes), dump_json(bundle), stop, secrets_)
         _refresh_state(state, world, results, entries, secret, env)
         keep = {e.get(k) for e in entries.values() for k in ("thumbprint", "previous_thumbprint")}
         store.prune_material(env, {k for k in keep if k})
     store.write_state(state)
+
+
+def _current(desired: Desired, world: World, results: dict[str, issue.Result],
+             env: str) -> tuple[dict[str, outputs.Leaf], dict[str, x509.Certificate]]:
+    """Every id of ``env`` as it stands after this run, for the outputs to read."""
+    material: dict[str, tuple[Any, Any]] = {}
+    for cid, spec in desired.certs.items():
+        if spec.env != env:
+            continue
+        if cid in results:
+            m = _material(results[cid])
+            material[cid] = (m.cert, m.key)
+        elif cid in world.seen and world.seen[cid].cert is not None:
+            material[cid] = (world.seen[cid].cert, world.seen[cid].key)
+    authorities = {cid: m[0] for cid, m in material.items() if desired.certs[cid].is_authority}
+    leaves = {}
+    for cid, (cert, key) in material.items():
+        spec = desired.certs[cid]
+        if spec.is_authority or key is None:
+            continue
+        chain, node = [], spec.issuer
+        while node and node in authorities:
+            chain.append(authorities[node])
+            node = desired.certs[node].issuer
+        res = results.get(cid)
+        if res is not None:
+            pfx, password = res.files.get(f"{spec.name}.pfx"), res.password
+        else:
+            pfx = fsio.read_bytes(world.root / env / spec.role / f"{spec.name}.pfx")
+            password = world.seen[cid].password
+        leaves[cid] = outputs.Leaf(cert, key, tuple(chain), pfx, password)
+    return leaves, authorities
 
 
 def _env_changes(desired: Desired, world: World, changes: list[Change], results: dict[str, issue.Result],
@@ -226,7 +262,7 @@ def _env_changes(desired: Desired, world: World, changes: list[Change], results:
 
 
 def _stage_and_swap(env_dir: Path, writes: dict[str, bytes], deletes: set[str], bundle: bytes,
-                    stop: _Stop) -> None:
+                    stop: _Stop, secret_files: set[str]) -> None:
     current = fsio.read_bytes(env_dir / "bundle.json")
     if not writes and not deletes and current == bundle:
         return
@@ -245,7 +281,8 @@ def _stage_and_swap(env_dir: Path, writes: dict[str, bytes], deletes: set[str], 
             target = stage / rel
             for parent in reversed(target.relative_to(stage).parents[:-1]):
                 fsio.ensure_dir(stage / parent)
-            fsio.write_file(target, data, _mode(rel), sync=False)
+            mode = fsio.PRIVATE_FILE if rel in secret_files else _mode(rel)
+            fsio.write_file(target, data, mode, sync=False)
         for rel in deletes:
             (stage / rel).unlink(missing_ok=True)
         for folder in sorted({(stage / rel).parent for rel in deletes}, reverse=True):

@@ -70,6 +70,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print what was done as JSON")
     p.add_argument("-j", "--jobs", type=int, metavar="N", help="worker processes (default: CPU count)")
     p.add_argument("--prune", action="store_true", help="delete ids no longer in the manifest")
+    p.add_argument("--emit", choices=("github", "azure-devops"),
+                   help="hand thumbprints, PFX blobs and passwords to later CI steps, secrets masked")
     _apply_safety(p)
 
     p = sub.add_parser("rotate", help="new keys and certificates now for the ids matching the globs")

@@ -73,6 +73,11 @@ def _one(b: Builder, env: str, path: JsonPath, raw: dict[str, Any], vars_: dict[
         b.fail((*path, "path"), "path must be relative and stay inside DIR/ENV "
                "(no '..', no absolute path, not under authorities/ or bundle.json)")
         return None
+    env_roles = (b.doc.data["environments"][env] or {}).get("roles") or []
+    if rel.split("/")[0] in env_roles:
+        b.fail((*path, "path"), f"path {rel!r} is inside the folder of role {rel.split('/')[0]!r}, "
+               "which certspec keeps for the certificates' own files")
+        return None
 
     def leaf(ref: str, where: JsonPath, need_pfx: bool) -> str:
         cid = f"{env}/{ref}"

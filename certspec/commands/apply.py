@@ -39,4 +39,11 @@ def run(args: argparse.Namespace, rotate: list[str] | None = None) -> int:
         print(to_json(plan.as_json()))
     else:
         print(plan_text(plan, done=True, prune=opts.prune))
+    if getattr(args, "emit", None):
+        from certspec import emit
+        from certspec.store import Store
+
+        world = engine.observe(desired, Store(out), engine.select_envs(desired, opts.envs))
+        for line in emit.render(args.emit, desired, world):
+            print(line)
     return 0
