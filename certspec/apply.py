@@ -56,8 +56,7 @@ def select_envs(desired: Desired, envs: list[str] | None) -> list[str]:
 def build_plan(desired: Desired, store: Store, opts: Options, now: datetime) -> tuple[Plan, World]:
     world = observe(desired, store, select_envs(desired, opts.envs))
     plan = make_plan(desired, world, now, only=opts.only, rotate=opts.rotate)
-    errors = [world.seen[c.id].password_error for c in plan.changes
-              if c.id in world.seen and world.seen[c.id].password_error]
+    errors = [err for c in plan.changes if c.id in world.seen and (err := world.seen[c.id].password_error)]
     if errors:
         raise SecretError(errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
     return plan, world
@@ -235,7 +234,7 @@ def _current(desired: Desired, world: World, results: dict[str, issue.Result],
 def _env_changes(desired: Desired, world: World, changes: list[Change], results: dict[str, issue.Result],
                  prune: bool, now: datetime) -> tuple[dict[str, bytes], set[str], dict[str, Any]]:
     env = changes[0].id.split("/", 1)[0]
-    old_entries = dict(((world.bundles.get(env) or {}).get("certificates") or {}))
+    old_entries = dict((world.bundles.get(env) or {}).get("certificates") or {})
     entries = dict(old_entries)
     writes: dict[str, bytes] = {}
     deletes: set[str] = set()

@@ -117,7 +117,7 @@ class Builder:
         try:
             return resolve_vars(raw, {"env": env})
         except Undefined as e:
-            var = getattr(e, "var", e.name)
+            var = e.var or e.name
             where = ("environments", env, "vars", var) if var in (
                 (data["environments"][env] or {}).get("vars") or {}) else ("vars", var)
             self.fail(where, f"variable {var!r} uses undefined or cyclic variable {e.name!r} "

@@ -183,7 +183,7 @@ def swap_in(stage: Path, target: Path) -> None:
 
 def recover(root: Path) -> list[str]:
     """Finish or undo swaps that a killed run left in ``root``; returns what it did."""
-    done = []
+    done: list[str] = []
     if not root.is_dir():
         return done
     for entry in sorted(os.scandir(root), key=lambda e: e.name):

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from certspec import fsio, passwords
 from certspec.errors import SecretError
-from certspec.exports import Material, file_names
+from certspec.exports import file_names
 from certspec.model import CertSpec, Desired
 from certspec.passwords import Password
 from certspec.store import Store

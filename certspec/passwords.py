@@ -75,12 +75,12 @@ def resolve(spec: PasswordSpec, owner: str, generated_file: Path | None) -> Pass
             return None
         return Password(value) if len(value) == spec.length and value.isalnum() else None
     if spec.source == "env":
-        value = os.environ.get(spec.name)
-        if value is None:
+        env_value = os.environ.get(spec.name)
+        if env_value is None:
             raise SecretError(f"{owner}: password environment variable {spec.name} is not set")
-        if not value:
+        if not env_value:
             raise SecretError(f"{owner}: password environment variable {spec.name} is empty")
-        return Password(value)
+        return Password(env_value)
     path = Path(spec.name)
     try:
         value = path.read_text(encoding="utf-8")

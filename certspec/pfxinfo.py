@@ -119,7 +119,7 @@ def read(data: bytes) -> PfxInfo:
         top = _children(data, s, e)
         auth = _children(data, top[1][1], top[1][2])  # ContentInfo: oid, [0]
         octets = _children(data, auth[1][1], auth[1][2])[0]
-        for ci_tag, cs, ce in _children(data, *_children(data, octets[1], octets[2])[0][1:]):
+        for _, cs, ce in _children(data, *_children(data, octets[1], octets[2])[0][1:]):
             kids = _children(data, cs, ce)
             ctype = _oid(data, kids[0][1], kids[0][2])
             inner = _children(data, kids[1][1], kids[1][2])[0]

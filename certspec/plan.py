@@ -16,8 +16,7 @@ from typing import Any
 
 from certspec.model import Desired
 from certspec.observed import World
-from certspec.policies import (ACTIONS, CREATE, ISSUING, REISSUE, REMOVE, UNCHANGED, Decision, Input,
-                               decide)
+from certspec.policies import ACTIONS, CREATE, ISSUING, REISSUE, REMOVE, UNCHANGED, Decision, Input, decide
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def _selection(desired: Desired, decisions: dict[str, Decision], globs: list[str
             keep.add(spec.issuer)
             spec = desired.certs.get(spec.issuer)
     issuing = {cid for cid in keep if decisions[cid].action in ISSUING}
-    for cid, spec in desired.certs.items():  # what an authority issued anew signs
+    for cid in desired.certs:  # what an authority issued anew signs
         if cid in decisions and _under(desired, cid, issuing):
             keep.add(cid)
     return keep

@@ -49,7 +49,8 @@ def schema_text() -> str:
 
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
-    return json.loads(schema_text())  # type: ignore[no-any-return]
+    loaded: dict[str, Any] = json.loads(schema_text())
+    return loaded
 
 
 @lru_cache(maxsize=1)
@@ -79,11 +80,11 @@ def _show(value: Any, path: tuple[Any, ...]) -> str:
 def _problems(doc: Document, err: ValidationError) -> Iterator[Problem]:
     path = tuple(err.absolute_path)
     kind = err.validator
-    if path[-2:] == ("pfx", "password") or (len(path) >= 3 and path[-1] == "password"
-                                            and path[-3] == "outputs"):
-        if isinstance(err.instance, str):
-            yield doc.problem(path, LITERAL_PASSWORD)
-            return
+    is_password = path[-2:] == ("pfx", "password") or (len(path) >= 3 and path[-1] == "password"
+                                                       and path[-3] == "outputs")
+    if is_password and isinstance(err.instance, str):
+        yield doc.problem(path, LITERAL_PASSWORD)
+        return
     if "propertyNames" in err.relative_schema_path or "propertyNames" in err.absolute_schema_path:
         name = err.instance
         if kind == "not":

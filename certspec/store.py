@@ -51,7 +51,7 @@ class Store:
             data = json.loads(raw)
             certs = data["certificates"]
             assert isinstance(certs, dict)
-            return data  # type: ignore[no-any-return]
+            return dict(data)
         except (ValueError, KeyError, TypeError, AssertionError):
             log.warning("bundle.json unreadable; rebuilding it from the files", env=env)
             return {}
@@ -71,7 +71,7 @@ class Store:
         try:
             data = json.loads(raw)
             if data.get("format") == FORMAT and isinstance(data.get("ids"), dict):
-                return data["ids"]  # type: ignore[no-any-return]
+                return dict(data["ids"])
         except (ValueError, AttributeError):
             pass
         log.warning("state file unreadable or foreign; rebuilding it from the outputs",

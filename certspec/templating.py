@@ -8,74 +8,63 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PASS_THROUGH = frozenset({"text", "hex", "critical"})
 
 
 class Undefined(KeyError):
-    """A ``{name}`` with no value; ``offset`` is where it starts in the string."""
+    """A ``{name}`` with no value at ``offset``; ``var`` names the variable whose own value
+    held it, when the failure happened while expanding variables."""
 
-    def __init__(self, name: str, offset: int) -> None:
+    def __init__(self, name: str, offset: int, var: str | None = None) -> None:
         super().__init__(name)
-        self.name, self.offset = name, offset
+        self.name, self.offset, self.var = name, offset, var
 
 
-def substitute(text: str, values: Mapping[str, str]) -> str:
-    """Replace every ``{name}`` in ``text``; raise Undefined for the first unknown one."""
-
+def _expand(text: str, lookup: Callable[[str], str]) -> str:
     def repl(m: re.Match[str]) -> str:
         token, name = m.group(0), m.group(1)
         if token in ("{{", "}}"):
             return token[0]
         if name in PASS_THROUGH:
             return token
-        if name not in values:
-            raise Undefined(name, m.start())
-        return values[name]
+        try:
+            return lookup(name)
+        except Undefined as e:
+            raise Undefined(e.name, m.start(), e.var) from None
 
     return _TOKEN.sub(repl, text)
 
 
-def resolve_vars(raw: Mapping[str, str], builtins: Mapping[str, str]) -> dict[str, str]:
-    """Expand variables that use other variables. Raises Undefined (unknown or cyclic)
-    with the offending variable's name set as ``.var``."""
-    done: dict[str, str] = dict(builtins)
-    visiting: set[str] = set()
+def substitute(text: str, values: Mapping[str, str]) -> str:
+    """Replace every ``{name}`` in ``text``; raise Undefined for the first unknown one."""
 
-    def get(name: str) -> str:
+    def lookup(name: str) -> str:
+        if name not in values:
+            raise Undefined(name, 0)
+        return values[name]
+
+    return _expand(text, lookup)
+
+
+def resolve_vars(raw: Mapping[str, str], builtins: Mapping[str, str]) -> dict[str, str]:
+    """Expand variables that use other variables. Undefined (with ``var`` set to the
+    variable being expanded) for an unknown or cyclic reference."""
+    done: dict[str, str] = dict(builtins)
+
+    def get(name: str, visiting: frozenset[str]) -> str:
         if name in done:
             return done[name]
         if name in visiting or name not in raw:
             raise Undefined(name, 0)
-        visiting.add(name)
         try:
-            done[name] = substitute(raw[name], _Lazy(get))
+            done[name] = _expand(raw[name], lambda ref: get(ref, visiting | {name}))
         except Undefined as e:
-            e.var = getattr(e, "var", name)  # type: ignore[attr-defined]
-            raise
-        finally:
-            visiting.discard(name)
+            raise Undefined(e.name, e.offset, e.var or name) from None
         return done[name]
 
     for name in raw:
-        get(name)
+        get(name, frozenset())
     return done
-
-
-class _Lazy(Mapping[str, str]):
-    def __init__(self, get: object) -> None:
-        self._get = get
-
-    def __getitem__(self, key: str) -> str:
-        return self._get(key)  # type: ignore[operator, no-any-return]
-
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0

@@ -20,10 +20,11 @@ from cryptography.x509.oid import ObjectIdentifier
 from certspec.model import CertSpec, KeySpec
 from certspec.textext import format_subject, parse_subject
 
-PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
+PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]  # noqa: UP007 - a runtime alias on 3.10
 PUBLIC_EXPONENT = 65537  # the only exponent every platform (and FIPS) accepts
 CURVES = {"p256": ec.SECP256R1, "p384": ec.SECP384R1}
-HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512, "sha1": hashes.SHA1}
+HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}  # SHA-1 is refused by validation
 UPN_OID = ObjectIdentifier("1.3.6.1.4.1.311.20.2.3")  # Microsoft user principal name
 KU_FLAGS = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
             "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
@@ -42,7 +43,7 @@ def describe_key(public_key: object) -> str:
     if isinstance(public_key, rsa.RSAPublicKey):
         return f"rsa-{public_key.key_size}"
     if isinstance(public_key, ec.EllipticCurvePublicKey):
-        names = {v.name: k for k, v in CURVES.items()}
+        names = {v().name: k for k, v in CURVES.items()}
         return f"ecdsa-{names.get(public_key.curve.name, public_key.curve.name)}"
     return type(public_key).__name__
 
@@ -161,7 +162,8 @@ def _ext(cert: x509.Certificate, cls: type) -> x509.Extension[x509.ExtensionType
 def san_of(cert: x509.Certificate) -> dict[str, tuple[str, ...]]:
     ext = _ext(cert, x509.SubjectAlternativeName)
     out: dict[str, list[str]] = {"dns_names": [], "ip_addresses": [], "emails": [], "upns": []}
-    for gn in (ext.value if ext else []):  # type: ignore[attr-defined]
+    names: list[x509.GeneralName] = list(ext.value) if ext else []  # type: ignore[call-overload]
+    for gn in names:
         if isinstance(gn, x509.DNSName):
             out["dns_names"].append(gn.value)
         elif isinstance(gn, x509.IPAddress):

@@ -1,16 +1,15 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
+from conftest import T0
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from certspec import manifest, pfxinfo
 from certspec.exports import Material, render
 from certspec.passwords import Password
 from certspec.x509 import build_certificate, generate_key, thumbprint
-from conftest import T0
 
 
 def material(write: object, exports: str, **pfx: str) -> tuple[object, Material]:

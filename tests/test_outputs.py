@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shlex
 import stat
@@ -14,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import EXAMPLES, need
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
+from test_reconcile import snapshot
 
 from certspec.cli import parser
-from conftest import EXAMPLES, need
-from test_reconcile import snapshot
 
 Run = Callable[..., tuple[int, str, str]]
 MANIFEST = """\

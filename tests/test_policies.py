@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
+from conftest import T0
 
 from certspec import manifest, policies
 from certspec.durations import RenewBefore, renewal_time
@@ -14,7 +14,6 @@ from certspec.model import CertSpec
 from certspec.observed import Seen
 from certspec.policies import Decision, Input, decide
 from certspec.x509 import build_certificate, generate_key
-from conftest import T0
 
 TEXT = """version: 1
 defaults: {key: {algorithm: ecdsa}}

@@ -11,9 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.serialization import pkcs12
-
 from conftest import SMALL, Clock
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 Run = Callable[..., tuple[int, str, str]]
 

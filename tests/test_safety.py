@@ -14,11 +14,11 @@ from pathlib import Path
 
 import filelock
 import pytest
-
-from certspec import fsio
 from conftest import SMALL, Clock
 from harness import check_whole, manifest
 from test_reconcile import plan, snapshot
+
+from certspec import fsio
 
 Run = Callable[..., tuple[int, str, str]]
 CERTSPEC = [sys.executable, "-m", "certspec"]

@@ -4,10 +4,10 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from conftest import ROOT
 from jsonschema import Draft202012Validator
 
 from certspec.schema import schema
-from conftest import ROOT
 
 
 def walk(node: Any, path: str = "$") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -46,3 +46,19 @@ def test_schema_command_prints_the_file(cs: Callable[..., tuple[int, str, str]])
     code, out, _ = cs("schema")
     assert code == 0
     assert json.loads(out) == json.loads((ROOT / "schemas" / "certspec.schema.json").read_text())
+
+
+def test_the_wheel_ships_the_schema_and_the_templates(tmp_path: object) -> None:
+    """A plain (non-editable) install must find the schema: it is packed into the wheel."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    out = Path(str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    names = zipfile.ZipFile(next(out.glob("certspec-*.whl"))).namelist()
+    assert "certspec/_schema/certspec.schema.json" in names
+    assert {f"certspec/templates/{t}.yaml" for t in ("xp0", "xp1", "xm1", "xc")} <= set(names)

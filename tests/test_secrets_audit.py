@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import SMALL
 
 ENV_PW = "Env-Password-4b1c9e"

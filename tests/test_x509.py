@@ -5,13 +5,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, T0
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certspec import manifest
 from certspec.model import CertSpec, KeySpec
 from certspec.x509 import build_certificate, differences, eku_of, generate_key, key_usage_of, san_of
-from conftest import EXAMPLES, T0
 
 SERVER, CLIENT = "1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"
 

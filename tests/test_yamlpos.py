@@ -39,7 +39,7 @@ def test_bad_yaml_gets_one_positioned_line(name: str, raw: bytes, expected: str)
 
 def test_billion_laughs_fails_fast() -> None:
     lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
-    for prev, cur in zip("abcdefgh", "bcdefghi"):
+    for prev, cur in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
     found = problems("\n".join(lines).encode())
     assert "alias bomb" in found[0]

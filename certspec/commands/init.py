@@ -12,7 +12,7 @@ from certspec.schema import schema_text
 
 
 def template(topology: str) -> str:
-    return resources.files("certspec").joinpath("templates", f"{topology}.yaml").read_text(encoding="utf-8")
+    return resources.files("certspec").joinpath("templates").joinpath(f"{topology}.yaml").read_text(encoding="utf-8")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -112,7 +112,8 @@ def _text(info: dict[str, Any]) -> str:
             lines.append(f"{key.replace('_', ' ')}: {', '.join(value) if isinstance(value, list) else value}")
     for k, v in (info.get("compatibility") or {}).items():
         lines.append(f"{k.replace('_', ' ')}: {v}")
-    certs = ([info["certificate"]] if "certificate" in info else []) + info.get("certificates", []) + info.get("chain", [])
+    certs = [info["certificate"]] if "certificate" in info else []
+    certs += info.get("certificates", []) + info.get("chain", [])
     for i, c in enumerate(certs):
         lines.append(f"certificate {i}:" if i or "certificate" not in info else "certificate:")
         for k, v in c.items():

@@ -4,6 +4,7 @@ otherwise, nothing with -q."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -42,7 +43,11 @@ def reporter(args: argparse.Namespace) -> Iterator[Callable[[int, int], None] | 
 
             yield update
         return
-    log = structlog.get_logger("certspec.progress")
+    # progress shows at the default verbosity (only -q silences it), whatever the level of
+    # the other logs: its own logger, with the configured processors and renderer
+    log = structlog.wrap_logger(structlog.PrintLogger(sys.stderr),
+                                processors=structlog.get_config()["processors"],
+                                wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
     start = last = time.monotonic()
 
     def event(done: int, total: int) -> None:
