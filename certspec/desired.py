@@ -18,7 +18,8 @@ from certspec.durations import RenewBefore, format_duration, parse_duration
 from certspec.errors import Problem
 from certspec.model import AUTHORITIES, CertSpec, Desired, KeySpec, PasswordSpec, PfxSpec
 from certspec.templating import Undefined, resolve_vars, substitute
-from certspec.textext import SyntaxProblem, TextExtensions, parse_subject, parse_text_extension
+from certspec.textext import (SyntaxProblem, TextExtensions, dns_problem, email_problem, parse_subject,
+                              parse_text_extension)
 from certspec.yamlpos import Document, JsonPath
 
 BUILTIN_DEFAULTS: dict[str, Any] = {
@@ -221,11 +222,7 @@ class Builder:
         v = m.values
         ext = self.text_extensions(m)
         names = {f: [*v.get(f, []), *ext.san[f]] for f in ("dns_names", "ip_addresses", "emails", "upns")}
-        for i, ip in enumerate(v.get("ip_addresses", [])):
-            try:
-                ipaddress.ip_address(ip)
-            except ValueError:
-                self.fail((*m.where("ip_addresses"), i), f"{ip!r} is not an IP address")
+        self.names(m)
         ku_preset, eku_preset = PRESETS[v["type"]]
         eku = ext.eku if ext.eku is not None else tuple(
             EKU_OIDS.get(x, x) for x in v.get("extended_key_usage", eku_preset))
@@ -249,6 +246,15 @@ class Builder:
             pfx=PfxSpec(self.password(m, "pfx", "password"), v["pfx"]["encryption"], v["pfx"]["chain"]),
             exports=tuple(v["exports"]), key_rotation=v["key_rotation"],
         )
+
+    def names(self, m: Merged) -> None:
+        """The SAN entries, checked as X.509 will check them (so apply cannot fail on them)."""
+        checks = {"dns_names": dns_problem, "emails": email_problem, "ip_addresses": _ip_problem}
+        for field_name, check in checks.items():
+            for i, value in enumerate(m.values.get(field_name, [])):
+                why = check(value)
+                if why:
+                    self.fail((*m.where(field_name), i), why)
 
     def usage_rules(self, m: Merged) -> None:
         v = m.values
@@ -317,6 +323,14 @@ def build(doc: Document, manifest: Path) -> tuple[Desired, list[Problem]]:
     certs = {c.id: c for c in ordered} | dict(sorted(leaves.items()))
     out = data.get("output")
     return Desired(manifest, (manifest.parent / out).resolve() if out else None, certs, outputs), b.problems
+
+
+def _ip_problem(text: str) -> str | None:
+    try:
+        ipaddress.ip_address(text)
+        return None
+    except ValueError:
+        return f"{text!r} is not an IP address"
 
 
 def _depth(spec: CertSpec, authorities: dict[str, CertSpec]) -> int:

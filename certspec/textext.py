@@ -48,7 +48,7 @@ def parse_subject(text: str) -> x509.Name:
     Windows show them. No ``=`` at all means a bare CN.
     """
     if "=" not in text:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text.strip())])
+        return x509.Name([_attribute(NameOID.COMMON_NAME, text.strip(), 0)])
     attrs = []
     for start, part in _split_dn(text):
         key, eq, value = part.partition("=")
@@ -64,8 +64,42 @@ def parse_subject(text: str) -> x509.Name:
             raise SyntaxProblem(f"{key.strip()}= has no value", start)
         if oid == NameOID.COUNTRY_NAME and len(value) != 2:
             raise SyntaxProblem(f"C={value} must be a two-letter country code", start)
-        attrs.append(x509.NameAttribute(oid, value))
+        attrs.append(_attribute(oid, value, start))
     return x509.Name(list(reversed(attrs)))  # DER order is the reverse of the written order
+
+
+def _attribute(oid: x509.ObjectIdentifier, value: str, at: int) -> x509.NameAttribute:
+    """A name attribute, or SyntaxProblem where X.509 refuses it (a CN over 64 characters...)."""
+    if oid == NameOID.COMMON_NAME and len(value) > 64:
+        raise SyntaxProblem(f"the CN is {len(value)} characters; X.509 allows at most 64 "
+                            "(a longer DNS name belongs in dns_names with a shorter subject)", at)
+    try:
+        return x509.NameAttribute(oid, value)
+    except ValueError as e:
+        raise SyntaxProblem(str(e), at) from None
+
+
+_LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_DNS_RE = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*\.?$")
+_EMAIL_RE = re.compile(r"^[\x21-\x3f\x41-\x7e]+@[A-Za-z0-9_.-]+$")
+
+
+def dns_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a SAN DNS name, or None. Unicode names need their A-label."""
+    if not name.isascii():
+        try:
+            return f"{name!r} is not ASCII; write its IDNA A-label {name.encode('idna').decode()!r}"
+        except UnicodeError:
+            return f"{name!r} is not ASCII and has no IDNA form"
+    if len(name) > 253 or not _DNS_RE.match(name):
+        return f"{name!r} is not a DNS name (letters, digits, '-', dots; '*.' only in front)"
+    return None
+
+
+def email_problem(address: str) -> str | None:
+    if not _EMAIL_RE.match(address):
+        return f"{address!r} is not an ASCII e-mail address"
+    return None
 
 
 def _split_dn(text: str) -> list[tuple[int, str]]:
@@ -170,6 +204,9 @@ def _text_value(oid: str, value: str, at: int, critical: bool, into: TextExtensi
                     ipaddress.ip_address(item.strip())
                 except ValueError:
                     raise SyntaxProblem(f"{item.strip()!r} is not an IP address", pos + len(key) + 1) from None
+            why = {"dns_names": dns_problem, "emails": email_problem}.get(field_name, lambda _: None)(item.strip())
+            if why:
+                raise SyntaxProblem(why, pos + len(key) + 1)
             into.san[field_name].append(item.strip())
             pos += len(part) + 1
     elif oid == OID_BC:

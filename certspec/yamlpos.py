@@ -105,7 +105,11 @@ class _Walker:
         if isinstance(node, yaml.ScalarNode):
             if node.style in ("'", '"'):
                 self.doc.quoted.add(path)
-            return self._scalar(node)
+            value = self._scalar(node)
+            if isinstance(value, str) and not _encodable(value):
+                self.problems.append(self._problem(node, path, "a \\u escape makes a lone surrogate, "
+                                                   "which is not text (write the character itself)"))
+            return value
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -167,6 +171,14 @@ class _Walker:
     def _problem(self, node: yaml.Node, path: JsonPath, message: str) -> Problem:
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
         return Problem(self.doc.file, line, col, format_path(path), message)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def _decode(raw: bytes, file: str) -> str:

@@ -58,3 +58,31 @@ def test_mutated_valid_manifest_gives_only_our_errors(pos: int, text: str, tmp_p
 def test_yaml_loader_never_crashes(data: str) -> None:
     with contextlib.suppress(CertspecError):
         yamlpos.loads(data.encode("utf-8", "surrogatepass"), "m.yaml")
+
+
+names = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=80)
+FIELDS = ("subject", "dns_names", "emails", "upns", "ip_addresses", "friendly_name", "text_extensions")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(FIELDS), value=names)
+def test_a_valid_manifest_always_issues(field: str, value: str, tmp_path: Path) -> None:
+    """Whatever lands in a name field either fails validation with our error, or the
+    certificate really builds: apply can never fail on a value that validate accepted."""
+    import json
+    from datetime import datetime, timezone
+
+    from certspec.x509 import build_certificate, generate_key
+
+    literal = json.dumps(value if field in ("subject", "friendly_name") else [value])
+    extra = "" if field == "subject" else ", subject: s"
+    text = ("version: 1\ndefaults: {key: {algorithm: ecdsa}}\n"
+            f"roles: {{r: {{certificates: {{c: {{{field}: {literal}{extra}}}}}}}}}\n"
+            "environments: {dev: {roles: [r]}}\n")
+    path = tmp_path / "m.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        spec = manifest.load(path).certs["dev/r/c"]
+    except CertspecError:
+        return
+    build_certificate(spec, generate_key(spec.key), now=datetime(2027, 1, 1, tzinfo=timezone.utc))

@@ -144,3 +144,19 @@ def test_every_error_is_reported_at_once(write: Callable[[str], Path]) -> None:
 def test_literal_password_is_never_echoed(write: Callable[[str], Path]) -> None:
     text = edit("  key: {algorithm: ecdsa}", "  key: {algorithm: ecdsa}\n  pfx: {password: S3cr3t-Value}")
     assert not any("S3cr3t" in f for f in errors(write, text))
+
+
+@pytest.mark.parametrize("body, message", [
+    ('subject: "CN=' + "x" * 65 + '"', "the CN is 65 characters; X.509 allows at most 64"),
+    ('dns_names: ["' + "a" * 70 + '.example"]', "the CN is 78 characters"),
+    ('subject: s, dns_names: ["ünïcode.example"]', "is not ASCII; write its IDNA A-label 'xn--ncode-cta3g.example'"),
+    ('subject: s, dns_names: ["a b.example"]', "'a b.example' is not a DNS name"),
+    ('subject: s, dns_names: ["a.*.example"]', "'a.*.example' is not a DNS name"),
+    ('subject: s, emails: ["ü@x"]', "'ü@x' is not an ASCII e-mail address"),
+    ('subject: "\\ud800x"', "a \\u escape makes a lone surrogate"),
+])
+def test_names_x509_would_refuse_are_validation_errors(write: Callable[[str], Path], body: str, message: str) -> None:
+    text = ("version: 1\ndefaults: {key: {algorithm: ecdsa}}\n"
+            f"roles: {{r: {{certificates: {{c: {{{body}}}}}}}}}\nenvironments: {{dev: {{roles: [r]}}}}\n")
+    found = errors(write, text)
+    assert any(message in f and f.startswith("M:3:") for f in found), found
