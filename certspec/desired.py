@@ -18,8 +18,14 @@ from certspec.durations import RenewBefore, format_duration, parse_duration
 from certspec.errors import Problem
 from certspec.model import AUTHORITIES, CertSpec, Desired, KeySpec, PasswordSpec, PfxSpec
 from certspec.templating import Undefined, resolve_vars, substitute
-from certspec.textext import (SyntaxProblem, TextExtensions, dns_problem, email_problem, parse_subject,
-                              parse_text_extension)
+from certspec.textext import (
+    SyntaxProblem,
+    TextExtensions,
+    dns_problem,
+    email_problem,
+    parse_subject,
+    parse_text_extension,
+)
 from certspec.yamlpos import Document, JsonPath
 
 BUILTIN_DEFAULTS: dict[str, Any] = {

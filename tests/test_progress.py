@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from harness import manifest
 
 from certspec.commands import progress
-from harness import manifest
 
 Run = Callable[..., tuple[int, str, str]]
 
