@@ -144,15 +144,16 @@ def first_run(n: int, repeats: int) -> None:
               f"(certspec takes {wall / ossl:.3f} of it; target <= 0.125)")
 
 
-def noop(sizes: list[int]) -> None:
-    print("noop       nothing due; best of 3 wall times (start-up included), peak RSS")
+def noop(sizes: list[int], key: str) -> None:
+    print(f"noop       nothing due ({key} keys); best of 3 wall times (start-up included), peak RSS")
     print(f"  {'size':>6}  {'validate':>9}  {'plan':>9}  {'apply':>9}  {'status':>9}  {'peak RSS':>9}")
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             # the no-op path reads every certificate and key; ECDSA keys make the setup of
-            # the large sizes quick without changing what a no-op reads
-            (work / "m.yaml").write_text(manifest(n, "{algorithm: ecdsa, curve: p256}"))
+            # the large sizes quick (--noop-key rsa measures RSA-2048 keys)
+            spec = "{algorithm: rsa, size: 2048}" if key == "rsa" else "{algorithm: ecdsa, curve: p256}"
+            (work / "m.yaml").write_text(manifest(n, spec))
             base = ["-f", str(work / "m.yaml"), "-o", str(work / "out")]
             code = timed([*CERTSPEC, "-q", "apply", *base])[2]
             assert code == 0
@@ -207,6 +208,7 @@ def main() -> int:
     ap.add_argument("--sizes", default="100,1000,5000")
     ap.add_argument("--first-run", type=int, default=200, dest="first_run_n")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved first-run repeats")
+    ap.add_argument("--noop-key", choices=("ecdsa", "rsa"), default="ecdsa")
     a = ap.parse_args()
     parts = a.only or ["startup", "kdf", "noop", "first-run"]
     print(f"machine: {CORES} cores, Python {sys.version.split()[0]}")
@@ -216,7 +218,7 @@ def main() -> int:
         elif part == "kdf":
             kdf()
         elif part == "noop":
-            noop([int(s) for s in a.sizes.split(",")])
+            noop([int(s) for s in a.sizes.split(",")], a.noop_key)
         else:
             first_run(a.first_run_n, a.repeats)
     return 0
