@@ -42,7 +42,7 @@ class Result:
 
 
 def _load_pair(data: bytes) -> tuple[x509.Certificate, object]:
-    return x509.load_pem_x509_certificate(data), load_key(data[data.index(b"-----BEGIN PRIVATE KEY-----"):])
+    return x509.load_pem_x509_certificate(data), load_key(data)  # each loader finds its own PEM block
 
 
 def run(job: Job) -> Result:

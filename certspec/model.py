@@ -122,8 +122,3 @@ class Desired:
     @property
     def envs(self) -> list[str]:
         return sorted({c.env for c in self.certs.values()})
-
-    def select(self, keep: set[str]) -> Desired:
-        """The same desired state narrowed to the ids in ``keep``."""
-        certs = {k: v for k, v in self.certs.items() if k in keep}
-        return Desired(self.manifest, self.output, certs, self.outputs)

@@ -45,12 +45,6 @@ class Password:
 
     __str__ = __repr__
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Password) and hmac.compare_digest(self.encode(), other.encode())
-
-    def __hash__(self) -> int:
-        return hash(sha256(self.encode()).digest())
-
     def __reduce__(self) -> tuple[type, tuple[str]]:  # for worker processes only
         return (Password, (self._value,))
 

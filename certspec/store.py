@@ -107,7 +107,7 @@ class Store:
             return None
         try:
             cert = x509.load_pem_x509_certificate(raw)
-            key = load_key(raw[raw.index(b"-----BEGIN PRIVATE KEY-----"):])
+            key = load_key(raw)  # the loader skips the certificate's PEM block
         except ValueError:
             return None
         return (cert, key) if key_matches(key, cert) else None
