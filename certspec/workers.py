@@ -8,7 +8,10 @@ folder's lock and keep it held after a killed parent, blocking the next run.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
+import os
 import signal
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
@@ -62,3 +65,15 @@ class Pool:
 
 def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    """Exit when the certspec process that owns this worker dies (even by SIGKILL).
+
+    A pool worker otherwise waits forever: its task queue holds a copy of the queue's own
+    write end, so it never sees end-of-file, and it keeps the fork server alive too."""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)

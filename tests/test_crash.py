@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from harness import check_whole, manifest
 
 KILLS = int(os.environ.get("CERTSPEC_KILLS", "12"))
@@ -58,3 +59,50 @@ def test_sigkill_at_random_moments_never_leaves_a_mixed_id(tmp_path: Path) -> No
                             "--detailed-exitcode"], capture_output=True, text=True)
     assert again.returncode == 0, again.stdout
     print(f"kill harness: {kills} kills over {i} runs, seed {SEED}, 0 mixed ids")
+
+
+def _descendants(root: int) -> set[int]:
+    """Every process below ``root`` (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {root}
+    while frontier:
+        children = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+        found |= children
+        frontier = children
+    return found
+
+
+def test_a_killed_apply_leaves_no_process_behind(tmp_path: Path) -> None:
+    if not os.path.isdir("/proc"):
+        pytest.skip("needs /proc")
+    m = tmp_path / "m.yaml"
+    m.write_text(manifest(60))
+    proc = apply(m, tmp_path / "out", "-j", "2")
+    deadline = time.monotonic() + 20
+    helpers: set[int] = set()
+    while time.monotonic() < deadline and len(helpers) < 3:  # the fork server and two workers
+        time.sleep(0.1)
+        helpers = _descendants(proc.pid)
+    assert proc.poll() is None and len(helpers) >= 3, helpers
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in helpers):
+        time.sleep(0.1)
+    left = [pid for pid in helpers if _alive(pid)]
+    assert left == [], f"processes left behind after SIGKILL: {left}"
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for a container's init to reap it does not count)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
