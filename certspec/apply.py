@@ -88,10 +88,7 @@ def _job(desired: Desired, spec: CertSpec, change: Change, world: World,
           and change.reason not in ("rotate-requested", "unreadable", "key-mismatch")
           and describe_key(seen.key.public_key()) == str(spec.key)):
         key = key_pem(seen.key)
-    chain, node = [], spec.issuer
-    while node:
-        chain.append(pem(material[node][0]))
-        node = desired.certs[node].issuer
+    chain = [pem(material[node][0]) for node in desired.issuers(spec.id)]
     issuer = pem(material[spec.issuer][0]) + key_pem(material[spec.issuer][1]) if spec.issuer else None
     previous = None
     if spec.is_authority and issuing and seen.cert is not None and seen.cert.not_valid_after_utc > now:
@@ -106,10 +103,10 @@ def _issue_all(desired: Desired, world: World, plan: Plan, now: datetime, opts: 
     parallel. New key material goes to the key store as it arrives, while workers go on."""
     todo = {c.id: c for c in plan.changes if c.action in (*ISSUING, REEXPORT)}
     material = {cid: (s.cert, s.key) for cid, s in world.seen.items() if s.cert is not None and s.key is not None}
-    depth = {cid: _depth(desired, cid) for cid in todo}
     waves: dict[int, list[str]] = {}
     for cid in todo:
-        waves.setdefault(depth[cid] if desired.certs[cid].is_authority else 1 << 10, []).append(cid)
+        depth = len(desired.issuers(cid)) if desired.certs[cid].is_authority else 1 << 10
+        waves.setdefault(depth, []).append(cid)
     results: dict[str, issue.Result] = {}
     with workers.Pool(opts.jobs, len(todo)) as pool:
         for level in sorted(waves):
@@ -124,13 +121,6 @@ def _issue_all(desired: Desired, world: World, plan: Plan, now: datetime, opts: 
                 if opts.progress:
                     opts.progress(len(results), len(todo))
     return results
-
-
-def _depth(desired: Desired, cid: str) -> int:
-    depth, node = 0, desired.certs[cid].issuer
-    while node:
-        depth, node = depth + 1, desired.certs[node].issuer
-    return depth
 
 
 # ---- signals ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from certspec import outputs_spec
 from certspec.defaults import AUTHORITY_DEFAULTS, AUTHORITY_FIELDS, BUILTIN_DEFAULTS, EKU_OIDS, PRESETS, RSA_SIZES
 from certspec.durations import RenewBefore, format_duration, parse_duration
 from certspec.errors import Problem
-from certspec.model import AUTHORITIES, CertSpec, Desired, KeySpec, PasswordSpec, PfxSpec
+from certspec.model import AUTHORITIES, CertSpec, Desired, KeySpec, PasswordSpec, PfxSpec, issuer_chain
 from certspec.templating import Undefined, resolve_vars, substitute
 from certspec.textext import (
     SyntaxProblem,
@@ -294,7 +294,7 @@ def build(doc: Document, manifest: Path) -> tuple[Desired, list[Problem]]:
                     wanted.add(spec.issuer.rsplit("/", 1)[1])
     _check_lifetimes(b, {**authorities, **leaves})
     outputs = outputs_spec.build(b, leaves, authorities)
-    ordered = sorted(authorities.values(), key=lambda c: (_depth(c, authorities), c.id))
+    ordered = sorted(authorities.values(), key=lambda c: (len(issuer_chain(authorities, c.id)), c.id))
     certs = {c.id: c for c in ordered} | dict(sorted(leaves.items()))
     out = data.get("output")
     return Desired(manifest, (manifest.parent / out).resolve() if out else None, certs, outputs), b.problems
@@ -308,11 +308,6 @@ def _ip_problem(text: str) -> str | None:
         return f"{text!r} is not an IP address"
 
 
-def _depth(spec: CertSpec, authorities: dict[str, CertSpec]) -> int:
-    depth, node = 0, spec
-    while node.issuer and node.issuer in authorities and depth < 64:
-        node, depth = authorities[node.issuer], depth + 1
-    return depth
 
 
 def _check_lifetimes(b: Builder, certs: dict[str, CertSpec]) -> None:

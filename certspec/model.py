@@ -5,6 +5,7 @@ Nothing downstream of ``desired.py`` touches the raw manifest dictionaries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -110,6 +111,17 @@ class OutputSpec:
     password: PasswordSpec | None = None
 
 
+def issuer_chain(certs: Mapping[str, CertSpec], cid: str) -> list[str]:
+    """The ids above ``cid``, nearest first: its issuer, that one's issuer, and so on. The
+    walk stops after an id ``certs`` does not hold, and never loops."""
+    chain: list[str] = []
+    node = certs[cid].issuer if cid in certs else None
+    while node and node not in chain:
+        chain.append(node)
+        node = certs[node].issuer if node in certs else None
+    return chain
+
+
 @dataclass(frozen=True)
 class Desired:
     """The whole desired state: every id in issuing order (authorities by depth first)."""
@@ -118,6 +130,9 @@ class Desired:
     output: Path | None  # the manifest's own ``output``, resolved; -o wins over it
     certs: dict[str, CertSpec] = field(default_factory=dict)
     outputs: tuple[OutputSpec, ...] = ()
+
+    def issuers(self, cid: str) -> list[str]:
+        return issuer_chain(self.certs, cid)
 
     @property
     def envs(self) -> list[str]:

@@ -106,21 +106,9 @@ def _selection(desired: Desired, decisions: dict[str, Decision], globs: list[str
         return set(decisions)
     keep = {cid for cid in decisions if matches(cid, globs)}
     for cid in list(keep):  # what a selected id needs: its issuers
-        spec = desired.certs.get(cid)
-        while spec is not None and spec.issuer:
-            keep.add(spec.issuer)
-            spec = desired.certs.get(spec.issuer)
+        keep.update(desired.issuers(cid))
     issuing = {cid for cid in keep if decisions[cid].action in ISSUING}
     for cid in desired.certs:  # what an authority issued anew signs
-        if cid in decisions and _under(desired, cid, issuing):
+        if cid in decisions and issuing.intersection(desired.issuers(cid)):
             keep.add(cid)
     return keep
-
-
-def _under(desired: Desired, cid: str, authorities: set[str]) -> bool:
-    spec = desired.certs.get(cid)
-    while spec is not None and spec.issuer:
-        if spec.issuer in authorities:
-            return True
-        spec = desired.certs.get(spec.issuer)
-    return False

@@ -4,6 +4,7 @@ whole (see docs/engine.md, "Crash safety"), then the state cache and key-store c
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -109,10 +110,7 @@ def _current(desired: Desired, world: World, results: dict[str, issue.Result],
         spec = desired.certs[cid]
         if spec.is_authority or key is None:
             continue
-        chain, node = [], spec.issuer
-        while node and node in authorities:
-            chain.append(authorities[node])
-            node = desired.certs[node].issuer
+        chain = [authorities[a] for a in itertools.takewhile(authorities.__contains__, desired.issuers(cid))]
         res = results.get(cid)
         if res is not None:
             pfx, password = res.files.get(f"{spec.name}.pfx"), res.password
