@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, load_der_private_key, pkcs12
+from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, pkcs12
 
 from certspec import pfxinfo
 from certspec.model import CertSpec
@@ -86,17 +86,15 @@ def verify_pfx(data: bytes, password: Password, m: Material, *, with_chain: bool
     """Open the PFX again with its password (MAC checked, every bag decrypted, by our own
     reader); its key, certificate and chain must be the ones issued."""
     try:
-        certs, key_der = pfxinfo.open_pfx(data, password.encode())
+        loaded, key = pfxinfo.open_material(data, password.encode())
     except pfxinfo.DerError as e:
         raise ExportCheckFailed(f"PFX does not read back: {e}") from None
-    loaded = [x509.load_der_x509_certificate(c) for c in certs]
-    if key_der is None or not loaded:
+    if key is None or not loaded:
         raise ExportCheckFailed("PFX lost its key or certificate")
-    key = load_der_private_key(key_der, None, unsafe_skip_rsa_key_validation=True)
     held = {thumbprint(c) for c in loaded}
     if thumbprint(m.cert) not in held:
         raise ExportCheckFailed("PFX does not hold the issued certificate")
-    if not key_matches(key, m.cert):  # type: ignore[arg-type]
+    if not key_matches(key, m.cert):
         raise ExportCheckFailed("PFX key does not match its certificate")
     want = {thumbprint(c) for c in m.chain} if with_chain else set()
     if held != {thumbprint(m.cert)} | want:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import load_der_private_key
 
 from certspec import fsio, passwords, pfxinfo
 from certspec.errors import SecretError
@@ -171,14 +170,7 @@ def open_pfx_material(pfx: bytes, password: Password) -> tuple[x509.Certificate,
     """The certificate and key a PFX holds, if ``password`` opens it (certspec's own reader:
     cryptography's would re-run the RSA key self-test, 33 ms per file)."""
     try:
-        certs, key_der = pfxinfo.open_pfx(pfx, password.encode())
-        if key_der is None:
-            return None
-        key = load_der_private_key(key_der, None, unsafe_skip_rsa_key_validation=True)
-        for der in certs:
-            cert = x509.load_der_x509_certificate(der)
-            if key_matches(key, cert):  # type: ignore[arg-type]
-                return cert, key  # type: ignore[return-value]
-    except (pfxinfo.DerError, ValueError, TypeError):
-        pass
-    return None
+        certs, key = pfxinfo.open_material(pfx, password.encode())
+    except pfxinfo.DerError:
+        return None
+    return next(((c, key) for c in certs if key is not None and key_matches(key, c)), None)
