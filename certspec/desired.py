@@ -168,16 +168,6 @@ class Builder:
                       f"subject: {e}", e.offset)
             return "CN=invalid"
 
-    def password(self, m: Merged, *fp: str) -> PasswordSpec:
-        p = m.values
-        for part in fp:
-            p = p[part]
-        if "generate" in p:
-            return PasswordSpec("generate", length=p["generate"])
-        if "env" in p:
-            return PasswordSpec("env", name=p["env"])
-        return PasswordSpec("file", name=str((self.manifest.parent / p["file"]).resolve()))
-
     # ---- leaves and authorities -----------------------------------------------------------
     def leaf(self, env: str, role: str, name: str, vars_: dict[str, str]) -> CertSpec:
         data = self.doc.data
@@ -218,7 +208,8 @@ class Builder:
             ca=ca, path_length=path_len, raw_extensions=tuple(ext.raw),
             issuer=f"{env}/{AUTHORITIES}/{issuer}" if issuer else None,
             friendly_name=v.get("friendly_name"),
-            pfx=PfxSpec(self.password(m, "pfx", "password"), v["pfx"]["encryption"], v["pfx"]["chain"]),
+            pfx=PfxSpec(PasswordSpec.from_manifest(v["pfx"]["password"], self.manifest.parent),
+                        v["pfx"]["encryption"], v["pfx"]["chain"]),
             exports=tuple(v["exports"]), key_rotation=v["key_rotation"],
         )
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from certspec.durations import RenewBefore
 
@@ -32,6 +33,16 @@ class PasswordSpec:
     source: str  # "generate" | "env" | "file"
     length: int = 0  # for generate
     name: str = ""  # environment variable name, or the file's path (resolved)
+
+    @classmethod
+    def from_manifest(cls, raw: Mapping[str, Any], base: Path) -> PasswordSpec:
+        """From a schema-valid ``{generate: N}``, ``{env: NAME}`` or ``{file: path}``; a
+        file is relative to the manifest's folder ``base``."""
+        if "generate" in raw:
+            return cls("generate", length=raw["generate"])
+        if "env" in raw:
+            return cls("env", name=raw["env"])
+        return cls("file", name=str((base / raw["file"]).resolve()))
 
     def __str__(self) -> str:
         if self.source == "generate":

@@ -106,10 +106,7 @@ def _one(b: Builder, env: str, path: JsonPath, raw: dict[str, Any], vars_: dict[
                     if k in ("name", "namespace", "directory"))
     password = None
     if kind == "java-truststore":
-        p = raw.get("password") or {"generate": 24}
-        password = PasswordSpec("generate", length=p["generate"]) if "generate" in p else (
-            PasswordSpec("env", name=p["env"]) if "env" in p else
-            PasswordSpec("file", name=str((b.manifest.parent / p["file"]).resolve())))
+        password = PasswordSpec.from_manifest(raw.get("password") or {"generate": 24}, b.manifest.parent)
     return OutputSpec(env=env, kind=kind, path=rel, certificates=tuple(certs),
                       authorities=tuple(authorities), values=tuple(values), options=options,
                       password=password)
