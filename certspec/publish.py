@@ -69,7 +69,9 @@ def publish(desired: Desired, world: World, plan: Plan, results: dict[str, issue
         by_env.setdefault(c.id.split("/", 1)[0], []).append(c)
     for env in sorted(by_env):
         writes, deletes, entries = _env_changes(desired, world, by_env[env], results, prune, now)
-        leaves, authorities = _current(desired, world, results, env)
+        # what outputs read (every certificate and key, parsed) is gathered only where there are outputs
+        has_outputs = any(o.env == env for o in desired.outputs)
+        leaves, authorities = _current(desired, world, results, env) if has_outputs else ({}, {})
         old_outputs = (world.bundles.get(env) or {}).get("outputs") or {}
         old_outputs = old_outputs if isinstance(old_outputs, dict) else {}
         out_writes, out_index = outputs.render_env(desired, env, leaves, authorities, old_outputs,
