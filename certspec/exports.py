@@ -64,6 +64,11 @@ def pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(Encoding.PEM)
 
 
+def server_chain_pem(cert: x509.Certificate, chain: tuple[x509.Certificate, ...]) -> bytes:
+    """The leaf then its issuers, root excluded: what a TLS server sends."""
+    return pem(cert) + b"".join(pem(c) for c in chain if c.issuer != c.subject)
+
+
 def pfx_bytes(spec: CertSpec, m: Material, password: Password) -> bytes:
     assert spec.pfx is not None
     builder = PrivateFormat.PKCS12.encryption_builder().kdf_rounds(kdf_rounds(spec))
@@ -127,8 +132,7 @@ def render(spec: CertSpec, m: Material, password: Password | None) -> dict[str, 
     if "key-pem" in names:
         out[names["key-pem"]] = key_pem(m.key)
     if "chain-pem" in names:
-        issuers = [c for c in m.chain if c.issuer != c.subject]  # the root is not sent
-        out[names["chain-pem"]] = b"".join(pem(c) for c in (m.cert, *issuers))
+        out[names["chain-pem"]] = server_chain_pem(m.cert, m.chain)
     return out
 
 

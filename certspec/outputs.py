@@ -10,7 +10,6 @@ salts are random) included.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -21,8 +20,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import PrivateFormat, pkcs12
 
 from certspec import fsio, passwords
-from certspec.exports import pem
+from certspec.exports import server_chain_pem
 from certspec.model import Desired, OutputSpec
+from certspec.observed import sha256
 from certspec.passwords import Password
 from certspec.x509 import key_pem, sha256_thumbprint, thumbprint
 
@@ -66,13 +66,13 @@ def _fingerprint(spec: OutputSpec, leaves: dict[str, Leaf], authorities: dict[st
     for cid in sorted({*spec.certificates, *(v[1] for v in spec.values)}):
         leaf = leaves[cid]
         parts[cid] = [thumbprint(leaf.cert), [thumbprint(c) for c in leaf.chain],
-                      hashlib.sha256(leaf.pfx).hexdigest() if leaf.pfx else None,
+                      sha256(leaf.pfx) if leaf.pfx else None,
                       passwords.fingerprint(leaf.password, secret) if leaf.password else None]
     for aid in spec.authorities:
         parts[aid] = thumbprint(authorities[aid])
     if trust_password is not None:
         parts["trust_password"] = passwords.fingerprint(trust_password, secret)
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return sha256(json.dumps(parts, sort_keys=True).encode())
 
 
 def render(spec: OutputSpec, leaves: dict[str, Leaf], authorities: dict[str, x509.Certificate],
@@ -125,11 +125,6 @@ def _field(leaf: Leaf, field: str) -> str:
     return leaf.cert.not_valid_after_utc.isoformat()
 
 
-def _server_chain(leaf: Leaf) -> bytes:
-    """The leaf then its issuers, root excluded: what a TLS server sends."""
-    return pem(leaf.cert) + b"".join(pem(c) for c in leaf.chain if c.issuer != c.subject)
-
-
 def _k8s_secret(spec: OutputSpec, leaf: Leaf) -> str:
     opts = dict(spec.options)
     env, role, name = spec.certificates[0].split("/")
@@ -137,7 +132,7 @@ def _k8s_secret(spec: OutputSpec, leaf: Leaf) -> str:
     meta = f"  name: {secret_name}\n" + (f"  namespace: {opts['namespace']}\n" if "namespace" in opts else "")
     b64 = lambda data: base64.b64encode(data).decode("ascii")  # noqa: E731
     return (f"apiVersion: v1\nkind: Secret\nmetadata:\n{meta}type: kubernetes.io/tls\ndata:\n"
-            f"  tls.crt: {b64(_server_chain(leaf))}\n  tls.key: {b64(key_pem(leaf.key))}\n")
+            f"  tls.crt: {b64(server_chain_pem(leaf.cert, leaf.chain))}\n  tls.key: {b64(key_pem(leaf.key))}\n")
 
 
 def _traefik(spec: OutputSpec, leaves: dict[str, Leaf]) -> dict[str, bytes]:
@@ -149,7 +144,7 @@ def _traefik(spec: OutputSpec, leaves: dict[str, Leaf]) -> dict[str, bytes]:
         _, role, name = cid.split("/")
         stem = f"{role}-{name}"
         crt, key = str(folder / f"{stem}.crt"), str(folder / f"{stem}.key")
-        out[crt.removeprefix("./")] = _server_chain(leaves[cid])
+        out[crt.removeprefix("./")] = server_chain_pem(leaves[cid].cert, leaves[cid].chain)
         out[key.removeprefix("./")] = key_pem(leaves[cid].key)
         base = where.rstrip("/") if where else None
         entries.append((f"{base}/{stem}.crt" if base else PurePosixPath(crt).name,
@@ -173,7 +168,7 @@ def render_env(desired: Desired, env: str, leaves: dict[str, Leaf], authorities:
         digest = _fingerprint(spec, leaves, authorities, secret, trust_password)
         prev = old.get(spec.path) or {}
         intact = prev.get("inputs") == digest and all(
-            (data := fsio.read_bytes(env_dir / rel)) is not None and hashlib.sha256(data).hexdigest() == sha
+            (data := fsio.read_bytes(env_dir / rel)) is not None and sha256(data) == sha
             for rel, sha in (prev.get("files") or {}).items())
         if intact:
             index[spec.path] = prev
@@ -185,7 +180,7 @@ def render_env(desired: Desired, env: str, leaves: dict[str, Leaf], authorities:
         files = render(spec, leaves, authorities, trust_password)
         writes.update(files)
         index[spec.path] = {"kind": spec.kind, "inputs": digest,
-                            "files": {rel: hashlib.sha256(data).hexdigest() for rel, data in sorted(files.items())},
+                            "files": {rel: sha256(data) for rel, data in sorted(files.items())},
                             "secret": any(is_secret(rel, spec) for rel in files)}
     return writes, index
 
