@@ -19,11 +19,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from certspec import fsio, issue, lock, publish, workers
 from certspec.errors import Interrupted, SecretError
 from certspec.exports import pem
+from certspec.logging import get_logger
 from certspec.model import CertSpec, Desired
 from certspec.observed import World, observe
 from certspec.plan import Change, Plan, make_plan
@@ -31,7 +30,7 @@ from certspec.policies import ISSUING, REEXPORT, REISSUE, RENEW
 from certspec.store import Store
 from certspec.x509 import describe_key, key_pem
 
-log = structlog.get_logger("certspec.apply")
+log = get_logger("certspec.apply")
 Progress = Callable[[int, int], None]
 
 
@@ -68,10 +67,15 @@ def run(desired: Desired, opts: Options, now: datetime) -> Plan:
         fsio.sweep_temp_files(store.state_dir)
         plan, world = build_plan(desired, store, opts, now)
         log.info("planned", **{k.replace("-", "_"): v for k, v in plan.summary().items()})
-        results = _issue_all(desired, world, plan, now, opts, store, stop)
-        log.info("issued", certificates=len(results))
-        stop.check()
-        publish.publish(desired, world, plan, results, store, opts.prune, now, stop)
+        stages = publish.Stages(opts.out)
+        try:
+            results = _issue_all(desired, world, plan, now, opts, store, stop, stages)
+            log.info("issued", certificates=len(results))
+            stop.check()
+            publish.publish(desired, world, plan, results, store, opts.prune, now, stop, stages)
+        except BaseException:
+            stages.discard()
+            raise
         log.info("published", environments=len({c.id.split("/", 1)[0] for c in plan.pending}))
     return plan
 
@@ -98,9 +102,10 @@ def _job(desired: Desired, spec: CertSpec, change: Change, world: World,
 
 
 def _issue_all(desired: Desired, world: World, plan: Plan, now: datetime, opts: Options,
-               store: Store, stop: _Stop) -> dict[str, issue.Result]:
+               store: Store, stop: _Stop, stages: publish.Stages) -> dict[str, issue.Result]:
     """Issue in waves: authorities by depth (roots first), then every leaf; each wave runs in
-    parallel. New key material goes to the key store as it arrives, while workers go on."""
+    parallel. New key material goes to the key store, and export files to the stages, as
+    each result arrives, while the workers go on."""
     todo = {c.id: c for c in plan.changes if c.action in (*ISSUING, REEXPORT)}
     material = {cid: (s.cert, s.key) for cid, s in world.seen.items() if s.cert is not None and s.key is not None}
     waves: dict[int, list[str]] = {}
@@ -117,6 +122,7 @@ def _issue_all(desired: Desired, world: World, plan: Plan, now: datetime, opts: 
                     m = publish.material_of(res)
                     material[res.id] = (m.cert, m.key)
                 store.save_blob(res.id.split("/", 1)[0], res.thumbprint, res.cert + res.key, sync=False)
+                stages.add(desired.certs[res.id], res)
                 stop.check()  # a signal stops the run here; nothing live has changed yet
                 if opts.progress:
                     opts.progress(len(results), len(todo))

@@ -118,9 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("apply", "rotate") and (args.jobs is None or args.jobs > 1):
         import os
 
-        from certspec.workers import prestart
+        from certspec import workers
 
-        prestart(args.jobs or os.cpu_count() or 1)  # the fork server boots while the rest loads
+        jobs = args.jobs or os.cpu_count() or 1
+        if args.output and not os.path.lexists(os.path.join(args.output, ".certspec")):
+            workers.warm(jobs)  # a first run: every key is new, so start making them now
+        else:
+            workers.prestart(jobs)  # the fork server boots while the rest loads
     cslog.configure(args.log_format, args.verbose - args.quiet)
     try:
         from certspec.commands import dispatch
@@ -134,3 +138,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 1
+    finally:
+        if "certspec.workers" in sys.modules:
+            sys.modules["certspec.workers"].discard_warm()

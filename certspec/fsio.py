@@ -10,6 +10,7 @@ between them the folder is briefly absent, and ``recover`` finishes the swap nex
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -79,6 +80,28 @@ def write_file(path: Path, data: bytes, mode: int, *, sync: bool = True) -> None
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise io_error("write", path, e) from None
+
+
+def create_file(path: str, data: bytes, mode: int, *, replace: bool = False) -> None:
+    """Create ``path`` with ``data`` and ``mode``, in a stage folder only: no temporary
+    file or rename (the stage's swap is what makes it appear at once) and no fsync (see
+    ``flush``). ``replace`` unlinks what is there first, so that a hard link to a live
+    file is replaced and never written through."""
+    try:
+        if replace:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+        try:
+            if os.name == "posix":
+                os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise io_error("write", Path(path), e) from None
 
 
 def _syncfs(folder: Path) -> bool:

@@ -11,11 +11,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import structlog
-
 from certspec.errors import OutputError
+from certspec.logging import get_logger
 
-log = structlog.get_logger("certspec.gitcheck")
+log = get_logger("certspec.gitcheck")
 
 
 def work_tree(path: Path) -> Path | None:

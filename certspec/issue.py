@@ -11,7 +11,7 @@ from datetime import datetime
 
 from cryptography import x509
 
-from certspec import passwords
+from certspec import passwords, workers
 from certspec.exports import Material, pem, render, trust_pem
 from certspec.model import CertSpec
 from certspec.passwords import Password
@@ -47,7 +47,7 @@ def _load_pair(data: bytes) -> tuple[x509.Certificate, object]:
 
 def run(job: Job) -> Result:
     spec = job.spec
-    key = load_key(job.key) if job.key else generate_key(spec.key)
+    key = load_key(job.key) if job.key else (workers.spare_key(str(spec.key)) or generate_key(spec.key))
     if job.issue:
         issuer = _load_pair(job.issuer) if job.issuer else None
         cert = build_certificate(spec, key, now=job.now, issuer=issuer)  # type: ignore[arg-type]

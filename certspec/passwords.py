@@ -14,16 +14,15 @@ import string
 from hashlib import sha256
 from pathlib import Path
 
-import structlog
-
 from certspec.errors import SecretError
+from certspec.logging import get_logger
 from certspec.model import PasswordSpec
 
 # Letters and digits only: a generated password is pasted into ARM parameter files,
 # dotenv files, YAML and shell variables, where quotes, '$' or '#' would need escaping.
 # 24 of them carry 142 bits.
 ALPHABET = string.ascii_letters + string.digits
-log = structlog.get_logger("certspec.passwords")
+log = get_logger("certspec.passwords")
 
 
 class Password:

@@ -5,9 +5,10 @@ whole (see docs/engine.md, "Crash safety"), then the state cache and key-store c
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from cryptography import x509
@@ -58,9 +59,79 @@ def _mode(rel: str) -> int:
     return fsio.PRIVATE_FILE if rel.endswith(SECRET_SUFFIXES + (".pfx", ".pfx.b64")) else fsio.PUBLIC_FILE
 
 
+class Stages:
+    """The stage folders of a run (``.ENV.certspec-new``, beside each live folder).
+
+    Each is begun when the first result of its environment arrives, and the export files
+    of every result are written into it then, while the workers go on issuing; ``publish``
+    adds what depends on the whole environment (bundle.json, outputs, deletions) and swaps
+    it in. A stage is never live: a kill leaves it for ``fsio.recover`` to delete, an error
+    or a signal deletes it here (``discard``).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.written: dict[str, dict[str, bytes]] = {}  # env -> relative path -> bytes written
+        self._folders: dict[str, set[str]] = {}  # env -> folders of its stage known to exist
+        self._cloned: set[str] = set()  # stages holding hard links to live files
+
+    def begin(self, env: str) -> Path:
+        """The stage of ``env``: a hard-linked copy of the live folder, made on first use."""
+        stage = fsio.stage_path(self.root / env)
+        if env not in self.written:
+            if stage.exists():
+                shutil.rmtree(stage)
+            fsio.ensure_dir(self.root)
+            self.written[env], self._folders[env] = {}, {""}
+            if (self.root / env).exists():
+                fsio.clone_tree(self.root / env, stage)
+                stage.chmod(fsio.PRIVATE_DIR)
+                self._cloned.add(env)
+            else:
+                fsio.ensure_dir(stage)
+        return stage
+
+    def write(self, env: str, rel: str, data: bytes, mode: int) -> None:
+        """Write one file of the stage. A file already there (a hard link to the live one,
+        or written earlier in this run) is unlinked first, never written through."""
+        written = self.written.get(env)
+        if written is not None and written.get(rel) == data:
+            return
+        stage = self.begin(env)
+        folder = rel.rpartition("/")[0]
+        if folder not in self._folders[env]:
+            for parent in reversed(PurePosixPath(rel).parents[:-1]):  # each level 0700
+                fsio.ensure_dir(stage / parent)
+            self._folders[env].add(folder)
+        fsio.create_file(os.path.join(stage, rel), data, mode,
+                         replace=env in self._cloned or rel in self.written[env])
+        self.written[env][rel] = data
+
+    def add(self, spec: CertSpec, res: issue.Result) -> None:
+        """Stage the export files of one result as it arrives."""
+        for name, data in res.files.items():
+            rel = f"{spec.role}/{name}"
+            self.write(spec.env, rel, data, _mode(rel))
+
+    def forget(self, env: str) -> bool:
+        """Stop tracking the stage of ``env`` (swapped in); whether there was one."""
+        self._cloned.discard(env)
+        return self.written.pop(env, None) is not None
+
+    def drop(self, env: str) -> None:
+        if self.forget(env):
+            shutil.rmtree(fsio.stage_path(self.root / env), ignore_errors=True)
+
+    def discard(self) -> None:
+        """Delete every stage not yet swapped in (after an error or a signal)."""
+        for env in list(self.written):
+            self.drop(env)
+
+
 def publish(desired: Desired, world: World, plan: Plan, results: dict[str, issue.Result], store: Store,
-            prune: bool, now: datetime, stop: Stop) -> None:
+            prune: bool, now: datetime, stop: Stop, stages: Stages | None = None) -> None:
     """Write every environment the plan touches: key material, stage, swap, then state."""
+    stages = stages or Stages(store.root)
     secret = store.secret(create=True)
     assert secret is not None
     state = dict(world.state)
@@ -87,7 +158,7 @@ def publish(desired: Desired, world: World, plan: Plan, results: dict[str, issue
                     and seen.key is not None:
                 store.save_material(env, thumbprint(seen.cert), Material(seen.cert, seen.key), sync=False)  # type: ignore[arg-type]
         store.flush()
-        _stage_and_swap(store.root / env, writes, deletes - set(writes), dump_json(bundle), stop, secrets_)
+        _stage_and_swap(stages, env, writes, deletes - set(writes), dump_json(bundle), stop, secrets_)
         _refresh_state(state, world, results, entries, secret, env)
         keep = {e.get(k) for e in entries.values() for k in ("thumbprint", "previous_thumbprint")}
         store.prune_material(env, {k for k in keep if k})
@@ -152,27 +223,17 @@ def _env_changes(desired: Desired, world: World, changes: list[Change], results:
     return writes, deletes - set(writes), dict(sorted(entries.items()))
 
 
-def _stage_and_swap(env_dir: Path, writes: dict[str, bytes], deletes: set[str], bundle: bytes,
+def _stage_and_swap(stages: Stages, env: str, writes: dict[str, bytes], deletes: set[str], bundle: bytes,
                     stop: Stop, secret_files: set[str]) -> None:
+    env_dir = stages.root / env
     current = fsio.read_bytes(env_dir / "bundle.json")
     if not writes and not deletes and current == bundle:
+        stages.drop(env)
         return
-    stage = fsio.stage_path(env_dir)
     try:
-        if stage.exists():
-            shutil.rmtree(stage)
-        fsio.ensure_dir(env_dir.parent)
-        if env_dir.exists():
-            fsio.clone_tree(env_dir, stage)
-            stage.chmod(fsio.PRIVATE_DIR)
-        else:
-            fsio.ensure_dir(stage)
+        stage = stages.begin(env)
         for rel, data in sorted(writes.items()):
-            target = stage / rel
-            for parent in reversed(target.relative_to(stage).parents[:-1]):
-                fsio.ensure_dir(stage / parent)
-            mode = fsio.PRIVATE_FILE if rel in secret_files else _mode(rel)
-            fsio.write_file(target, data, mode, sync=False)
+            stages.write(env, rel, data, fsio.PRIVATE_FILE if rel in secret_files else _mode(rel))
         for rel in deletes:
             (stage / rel).unlink(missing_ok=True)
         for folder in sorted({(stage / rel).parent for rel in deletes}, reverse=True):
@@ -184,8 +245,9 @@ def _stage_and_swap(env_dir: Path, writes: dict[str, bytes], deletes: set[str], 
                    {(stage / rel).parent for rel in writes} | {stage})
         stop.check()
         fsio.swap_in(stage, env_dir)
+        stages.forget(env)
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        stages.drop(env)
         raise
 
 

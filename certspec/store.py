@@ -18,16 +18,16 @@ import secrets as _secrets
 from pathlib import Path
 from typing import Any
 
-import structlog
 from cryptography import x509
 
 from certspec import fsio
 from certspec.exports import Material, pem
+from certspec.logging import get_logger
 from certspec.x509 import key_matches, key_pem, load_key
 
 FORMAT = 1
 STATE_DIR = ".certspec"
-log = structlog.get_logger("certspec.store")
+log = get_logger("certspec.store")
 
 
 def dump_json(data: Any) -> bytes:

@@ -3,6 +3,10 @@ fork server before it loads the rest of certspec.
 
 forkserver (spawn on Windows), never fork: a forked worker would inherit the output
 folder's lock and keep it held after a killed parent, blocking the next run.
+
+A first run (no key store in the output folder yet) starts its workers at once, while the
+CLI is still loading and planning, and they make RSA-2048 keys (the default key) ahead of
+the plan: see ``warm`` and docs/engine.md, "Speed".
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from typing import TYPE_CHECKING
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from certspec import issue
+
+SPECULATIVE_KEY = "rsa-2048"  # str(KeySpec) of the built-in default key
+SPARE_LIMIT = 64  # keys one worker makes ahead at most (about 2.5 s of work)
 
 
 def _start_method() -> str:
@@ -35,22 +42,89 @@ def prestart(jobs: int) -> None:
         forkserver.ensure_running()
 
 
+class _Warm:
+    """Workers started before the plan exists, making spare keys until it does."""
+
+    def __init__(self, workers: int) -> None:
+        ctx = multiprocessing.get_context(_start_method())
+        self.workers = workers
+        self.stop = ctx.Event()
+        self.futures: list[Future[int]] = []
+        self.executor = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
+                                            initargs=(self.stop,), mp_context=ctx)
+        # starting a process waits for the fork server to boot: a thread does the waiting
+        self.thread = threading.Thread(target=self._start, name="certspec-warm", daemon=True)
+        self.thread.start()
+
+    def _start(self) -> None:
+        for _ in range(self.workers):  # each submit starts one process; each takes one task
+            self.futures.append(self.executor.submit(_make_spares, SPARE_LIMIT))
+
+    def made(self) -> int:
+        """How many keys the workers made ahead (once the speculation has ended)."""
+        return sum(f.result() for f in self.futures if f.done() and not f.cancelled() and f.exception() is None)
+
+    def adopt(self) -> ProcessPoolExecutor:
+        """Stop the speculation (each worker finishes the key in hand) and hand over."""
+        self.stop.set()
+        self.thread.join()
+        return self.executor
+
+    def discard(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+_warm: _Warm | None = None
+
+
+def warm(jobs: int) -> None:
+    """Start ``jobs`` workers now, making RSA-2048 keys ahead of the plan. For first runs
+    only, where almost every certificate needs a new key: elsewhere the keys would be
+    thrown away and the CPU they took slows the no-op run that is the common case."""
+    global _warm
+    if jobs > 1 and _warm is None:
+        prestart(jobs)
+        _warm = _Warm(jobs)
+
+
+def discard_warm() -> None:
+    """Stop unused warm workers (they exit after the key in hand); safe to call twice."""
+    global _warm
+    if _warm is not None:
+        _warm.discard()
+        _warm = None
+
+
 class Pool:
-    """Worker processes for a run, started only when there is enough work to pay for them."""
+    """Worker processes for a run, started only when there is enough work to pay for them
+    (or adopted from ``warm``)."""
 
     def __init__(self, workers: int, total: int) -> None:
         self.workers, self.total = workers, total
         self.pool: ProcessPoolExecutor | None = None
+        self.warm: _Warm | None = None  # adopted: its workers made keys ahead
 
     def __enter__(self) -> Pool:
+        global _warm
         if self.workers > 1 and self.total >= 3:
-            self.pool = ProcessPoolExecutor(max_workers=min(self.workers, self.total), initializer=_worker_init,
-                                            mp_context=multiprocessing.get_context(_start_method()))
+            if _warm is not None and _warm.workers == self.workers:
+                self.warm, _warm = _warm, None
+                self.pool = self.warm.adopt()
+            else:
+                self.pool = ProcessPoolExecutor(max_workers=min(self.workers, self.total), initializer=_worker_init,
+                                                mp_context=multiprocessing.get_context(_start_method()))
+        discard_warm()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.warm is not None:
+            from certspec.logging import get_logger
+
+            get_logger("certspec.workers").debug("keys made ahead of the plan", keys=self.warm.made())
 
     def map(self, jobs: list[issue.Job]) -> Iterator[issue.Result]:
         from certspec import issue
@@ -63,11 +137,39 @@ class Pool:
             yield from self.pool.map(issue.run, jobs, chunksize=1)
 
 
-def _worker_init() -> None:
+# ---- in the worker processes -----------------------------------------------------------------
+_stop: Any = None  # the warm pool's "plan is ready" event
+_spares: list[tuple[int, Any]] = []  # (pid that made it, key): never handed out in another process
+
+
+def _worker_init(stop: Any = None) -> None:
+    global _stop
+    _stop = stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _make_spares(limit: int) -> int:
+    """Make RSA-2048 keys until the parent has its plan (or ``limit`` of them)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pid = os.getpid()
+    while _stop is not None and not _stop.is_set() and len(_spares) < limit:
+        _spares.append((pid, rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+    return len(_spares)
+
+
+def spare_key(kind: str) -> Any:
+    """A key made ahead in this process for a ``kind`` (``str(KeySpec)``) key, or None.
+    Each is handed out once, and only by the process that made it."""
+    pid = os.getpid()
+    while kind == SPECULATIVE_KEY and _spares:
+        maker, key = _spares.pop()
+        if maker == pid:
+            return key
+    return None
 
 
 def _exit_with(sentinel: int) -> None:

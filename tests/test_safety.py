@@ -158,7 +158,7 @@ def test_foreign_state_file_is_rebuilt(applied: tuple[Path, Path], cs: Run) -> N
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_mid_run_exits_cleanly_with_nothing_partial(write: Callable[[str], Path], tmp_path: Path,
                                                            cs: Run, signum: int) -> None:
-    m = write(manifest(40))
+    m = write(manifest(120))
     out = tmp_path / "out"
     proc = subprocess.Popen([*CERTSPEC, "apply", "-f", str(m), "-o", str(out), "-q", "-j", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -170,5 +170,6 @@ def test_signal_mid_run_exits_cleanly_with_nothing_partial(write: Callable[[str]
     assert proc.returncode == 1 and "Traceback" not in err, err
     assert f"stopped by {signal.Signals(signum).name}" in err
     assert check_whole(out) == []
+    assert not list(out.glob(".*certspec-new"))  # the stages begun while issuing are gone
     assert cs("apply", "-f", str(m), "-o", str(out))[0] == 0
     assert check_whole(out) == []

@@ -9,8 +9,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-import structlog
+from certspec.logging import structlog_configured
 
 EVERY = 5.0  # seconds between progress events in JSON logs
 SHOW_AFTER = 4  # a bar for fewer items is only flicker
@@ -45,16 +46,19 @@ def reporter(args: argparse.Namespace) -> Iterator[Callable[[int, int], None] | 
         return
     # progress shows at the default verbosity (only -q silences it), whatever the level of
     # the other logs: its own logger, with the configured processors and renderer
-    log = structlog.wrap_logger(structlog.PrintLogger(sys.stderr),
-                                processors=structlog.get_config()["processors"],
-                                wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
     start = last = time.monotonic()
+    log: Any = None
 
     def event(done: int, total: int) -> None:
-        nonlocal last
+        nonlocal last, log
         t = time.monotonic()
         if t - last >= EVERY or (done == total and t - start >= EVERY):
             last = t
+            if log is None:  # structlog is imported only for runs long enough to report on
+                structlog = structlog_configured()
+                log = structlog.wrap_logger(structlog.PrintLogger(sys.stderr),
+                                            processors=structlog.get_config()["processors"],
+                                            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
             rate = done / (t - start) if t > start else 0.0
             eta = (total - done) / rate if rate else None
             log.info("progress", done=done, total=total, rate=round(rate, 1),
