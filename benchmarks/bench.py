@@ -100,17 +100,31 @@ done
     return time.perf_counter() - start
 
 
-def sequential_floor(n: int) -> float:
-    """n x one rsa.generate_private_key in one process, divided by the cores."""
-    start = time.perf_counter()
+def one_key_times(n: int) -> list[float]:
+    """n timings of one rsa.generate_private_key each, in one process."""
+    times = []
     for i in range(n):
+        start = time.perf_counter()
         _keygen(i)
-    return (time.perf_counter() - start) / CORES
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def byte_compile() -> None:
+    """Measure certspec as pip installs it, byte-compiled: an editable install under
+    PYTHONDONTWRITEBYTECODE=1 would compile every module again in every process."""
+    import compileall
+
+    import certspec
+
+    compileall.compile_dir(str(Path(certspec.__file__).parent), quiet=1)
 
 
 def first_run(n: int, repeats: int) -> None:
-    """RSA key generation time is random (a prime search), so two samples of n keys differ
-    by several percent: floors and certspec runs are interleaved and medians compared."""
+    """RSA key generation time is random (a prime search): 200 keys take 3.7 s in one
+    sample and 4.2 s in the next. So the issue's floor (n x one key / cores) is n times the
+    mean of every single-key timing of the run (repeats x n of them), and certspec's figure
+    is the median of its runs; floors and certspec runs are interleaved."""
     import statistics
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,12 +134,13 @@ def first_run(n: int, repeats: int) -> None:
         floors, seqs, walls, rss = [], [], [], 0
         for i in range(repeats):
             floors.append(keygen_floor(n))
-            seqs.append(sequential_floor(n))
+            seqs.append(one_key_times(n))
             wall, peak, code = timed([*CERTSPEC, "-q", "apply", "-f", str(work / "m.yaml"), "-o", str(work / f"out{i}")])
             assert code == 0
             walls.append(wall)
             rss = max(rss, peak)
-        floor, seq, wall = statistics.median(floors), statistics.median(seqs), statistics.median(walls)
+        floor, wall = statistics.median(floors), statistics.median(walls)
+        seq = statistics.fmean(t for run in seqs for t in run) * n / CORES
         chain_wall = timed([*CERTSPEC, "-q", "apply", "-f", str(work / "chain.yaml"), "-o", str(work / "chain")])[0]
         (work / "ossl").mkdir()
         ossl = openssl_script(n, work / "ossl")
@@ -134,7 +149,7 @@ def first_run(n: int, repeats: int) -> None:
         print(f"  key-generation floor, {n} keys on {CORES} processes:    {floor:7.2f} s  "
               f"(runs: {', '.join(f'{x:.2f}' for x in floors)})")
         print(f"  key-generation floor, {n} x one key / {CORES} cores:     {seq:7.2f} s  "
-              f"(runs: {', '.join(f'{x:.2f}' for x in seqs)})")
+              f"(mean of {repeats * n} keys; runs of {n}: {', '.join(f'{sum(x) / CORES:.2f}' for x in seqs)})")
         print(f"  certspec apply -j {CORES}:                             {wall:7.2f} s  "
               f"(runs: {', '.join(f'{x:.2f}' for x in walls)})")
         print(f"    = {wall / floor:.2f}x the parallel floor, {wall / seq:.2f}x the sequential floor "
@@ -207,11 +222,12 @@ def main() -> int:
     ap.add_argument("--only", choices=("first-run", "noop", "startup", "kdf"), action="append")
     ap.add_argument("--sizes", default="100,1000,5000")
     ap.add_argument("--first-run", type=int, default=200, dest="first_run_n")
-    ap.add_argument("--repeats", type=int, default=3, help="interleaved first-run repeats")
+    ap.add_argument("--repeats", type=int, default=5, help="interleaved first-run repeats")
     ap.add_argument("--noop-key", choices=("ecdsa", "rsa"), default="ecdsa")
     a = ap.parse_args()
     parts = a.only or ["startup", "kdf", "noop", "first-run"]
     print(f"machine: {CORES} cores, Python {sys.version.split()[0]}")
+    byte_compile()
     for part in parts:
         if part == "startup":
             startup()
