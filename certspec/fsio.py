@@ -204,6 +204,17 @@ def swap_in(stage: Path, target: Path) -> None:
     shutil.rmtree(stage, ignore_errors=True)  # after an exchange the stage holds the old tree
 
 
+def remove_tree(target: Path) -> None:
+    """Delete the live folder ``target`` at once for readers: renamed aside first (what a
+    kill leaves there, ``recover`` deletes), then deleted."""
+    old = target.with_name(f".{target.name}{OLD_SUFFIX}")
+    if old.exists():
+        shutil.rmtree(old)
+    os.rename(target, old)
+    fsync_dir(target.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def recover(root: Path) -> list[str]:
     """Finish or undo swaps that a killed run left in ``root``; returns what it did."""
     done: list[str] = []

@@ -158,11 +158,26 @@ def publish(desired: Desired, world: World, plan: Plan, results: dict[str, issue
                     and seen.key is not None:
                 store.save_material(env, thumbprint(seen.cert), Material(seen.cert, seen.key), sync=False)  # type: ignore[arg-type]
         store.flush()
-        _stage_and_swap(stages, env, writes, deletes - set(writes), dump_json(bundle), stop, secrets_)
+        if env not in desired.envs and not entries and not out_index \
+                and _only(store.root / env, deletes | {"bundle.json"}):
+            stop.check()  # an environment pruned whole: its folder goes, rather than stay empty
+            fsio.remove_tree(store.root / env)
+        else:
+            _stage_and_swap(stages, env, writes, deletes - set(writes), dump_json(bundle), stop, secrets_)
         _refresh_state(state, world, results, entries, secret, env)
         keep = {e.get(k) for e in entries.values() for k in ("thumbprint", "previous_thumbprint")}
         store.prune_material(env, {k for k in keep if k})
     store.write_state(state)
+
+
+def _only(folder: Path, names: set[str]) -> bool:
+    """Whether every file in ``folder`` is one of ``names`` (relative, POSIX): nothing a
+    person put there would be lost with it."""
+    for dirpath, _, files in os.walk(folder):
+        for f in files:
+            if Path(dirpath, f).relative_to(folder).as_posix() not in names:
+                return False
+    return True
 
 
 def _current(desired: Desired, world: World, results: dict[str, issue.Result],

@@ -143,3 +143,5 @@ class Store:
         for entry in os.scandir(folder):
             if entry.name.endswith(".pem") and entry.name[:-4] not in keep:
                 Path(entry.path).unlink(missing_ok=True)
+        if not keep and not os.listdir(folder):
+            folder.rmdir()  # an environment with nothing left

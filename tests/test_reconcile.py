@@ -163,8 +163,28 @@ def test_removed_role_is_planned_and_only_prune_deletes(setup: tuple[Path, Path]
     assert (out / "prod/web/tls.pfx").exists()
     code, stdout, _ = cs("apply", "-f", str(m), "-o", str(out), "--prune")
     assert code == 0 and "4 removed" in stdout
-    assert not (out / "prod/web").exists()
-    assert "prod/web/tls" not in bundle(out, "prod")
+    assert not (out / "prod").exists()  # nothing left in it: gone, as a first run would not make it
+
+
+@pytest.mark.parametrize("stray", [False, True])
+def test_environment_removed_from_the_manifest_goes_whole_with_prune(setup: tuple[Path, Path], cs: Run,
+                                                                     stray: bool) -> None:
+    m, out = setup
+    m.write_text(SMALL.replace("  prod:\n    roles: [web]\n", ""))
+    if stray:  # a file certspec did not write: the folder stays for it
+        (out / "prod/notes.txt").write_text("mine")
+    code, stdout, _ = cs("apply", "-f", str(m), "-o", str(out), "--prune")
+    assert code == 0 and "4 removed" in stdout
+    if stray:
+        assert sorted(p.name for p in (out / "prod").iterdir()) == ["bundle.json", "notes.txt"]
+        assert bundle(out, "prod") == {}
+    else:
+        assert not (out / "prod").exists()
+    assert not (out / ".certspec/keys/prod").exists()
+    assert not any(k.startswith("prod/") for k in json.loads((out / ".certspec/state.json").read_text()))
+    assert not list(out.glob(".prod*"))
+    assert plan(cs, m, out)["changes"] == []
+    assert (out / "dev/web/tls.pfx").exists()
 
 
 def test_corrupted_state_is_recovered_from_the_outputs(setup: tuple[Path, Path], cs: Run) -> None:
