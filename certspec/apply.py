@@ -14,12 +14,12 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from certspec import fsio, issue, lock, publish, workers
+from certspec import fsio, issue, lock, outputs, publish, workers
 from certspec.errors import Interrupted, SecretError
 from certspec.exports import pem
 from certspec.logging import get_logger
@@ -56,7 +56,23 @@ def build_plan(desired: Desired, store: Store, opts: Options, now: datetime) -> 
     errors = [err for c in plan.changes if c.id in world.seen and (err := world.seen[c.id].password_error)]
     if errors:
         raise SecretError(errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
-    return plan, world
+    return replace(plan, outputs=tuple(_plan_outputs(desired, world, plan, store))), world
+
+
+def _plan_outputs(desired: Desired, world: World, plan: Plan, store: Store) -> list[outputs.OutputChange]:
+    """The outputs apply will write or delete: in each environment it publishes, the same
+    decision ``outputs.render_env`` makes, taken before anything is issued."""
+    changing = {c.id for c in plan.changes if c.action in (*ISSUING, REEXPORT)}
+    secret = store.secret(create=False)
+    found: list[outputs.OutputChange] = []
+    for env in sorted({c.id.split("/", 1)[0] for c in plan.changes}):
+        old = (world.bundles.get(env) or {}).get("outputs") or {}
+        old = old if isinstance(old, dict) else {}
+        if not old and not any(o.env == env for o in desired.outputs):
+            continue
+        leaves, authorities = publish.current(desired, world, {}, env)
+        found += outputs.plan_env(desired, env, leaves, authorities, old, store.root / env, secret, changing)
+    return found
 
 
 def run(desired: Desired, opts: Options, now: datetime) -> Plan:

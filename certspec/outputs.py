@@ -167,10 +167,7 @@ def render_env(desired: Desired, env: str, leaves: dict[str, Leaf], authorities:
         trust_password = _trust_password(spec, env_dir)
         digest = _fingerprint(spec, leaves, authorities, secret, trust_password)
         prev = old.get(spec.path) or {}
-        intact = prev.get("inputs") == digest and all(
-            (data := fsio.read_bytes(env_dir / rel)) is not None and sha256(data) == sha
-            for rel, sha in (prev.get("files") or {}).items())
-        if intact:
+        if prev.get("inputs") == digest and _files_intact(prev, env_dir):
             index[spec.path] = prev
             continue
         if spec.kind == "java-truststore" and trust_password is None:
@@ -183,6 +180,63 @@ def render_env(desired: Desired, env: str, leaves: dict[str, Leaf], authorities:
                             "files": {rel: sha256(data) for rel, data in sorted(files.items())},
                             "secret": any(is_secret(rel, spec) for rel in files)}
     return writes, index
+
+
+def _files_intact(prev: dict[str, Any], env_dir: Any) -> bool:
+    return all((data := fsio.read_bytes(env_dir / rel)) is not None and sha256(data) == sha
+               for rel, sha in (prev.get("files") or {}).items())
+
+
+def inputs(spec: OutputSpec) -> set[str]:
+    """The ids an output is made from."""
+    return {*spec.certificates, *(v[1] for v in spec.values), *spec.authorities}
+
+
+@dataclass(frozen=True)
+class OutputChange:
+    """What apply will do to one output (plan's ``outputs``)."""
+
+    env: str
+    path: str  # under DIR/ENV
+    kind: str
+    action: str  # "write" | "delete"
+    reason: str  # "new" | "inputs-changed" | "files-changed" | "removed"
+
+    SENTENCES = {"new": "not written yet", "inputs-changed": "a certificate or setting it is made from changes",
+                 "files-changed": "a file of it is missing or was edited", "removed": "no longer in the manifest"}
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.kind}: {self.SENTENCES[self.reason]}"
+
+    def as_json(self) -> dict[str, str]:
+        return {"env": self.env, "path": self.path, "kind": self.kind, "action": self.action, "reason": self.reason}
+
+
+def plan_env(desired: Desired, env: str, leaves: dict[str, Leaf], authorities: dict[str, x509.Certificate],
+             old: dict[str, Any], env_dir: Any, secret: bytes | None, changing: set[str]) -> list[OutputChange]:
+    """The outputs of ``env`` that apply will write or delete, given the ids it will issue
+    or re-export (``changing``): the same decisions as ``render_env``, made beforehand."""
+    changes: list[OutputChange] = []
+    specs = [o for o in desired.outputs if o.env == env]
+    for spec in specs:
+        prev = old.get(spec.path)
+        if not isinstance(prev, dict):
+            reason = "new"
+        elif inputs(spec) & changing or not inputs(spec) <= {*leaves, *authorities} or secret is None:
+            reason = "inputs-changed"
+        elif not _files_intact(prev, env_dir):
+            reason = "files-changed"
+        elif prev.get("inputs") != _fingerprint(spec, leaves, authorities, secret, _trust_password(spec, env_dir)):
+            reason = "inputs-changed"
+        else:
+            continue
+        changes.append(OutputChange(env, spec.path, spec.kind, "write", reason))
+    wanted = {spec.path for spec in specs}
+    for path, prev in sorted(old.items()):
+        if path not in wanted and isinstance(prev, dict):
+            changes.append(OutputChange(env, path, str(prev.get("kind", "output")), "delete", "removed"))
+    return changes
 
 
 def _trust_password(spec: OutputSpec, env_dir: Any) -> Password | None:

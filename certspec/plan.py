@@ -12,11 +12,14 @@ import fnmatch
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from certspec.model import Desired
 from certspec.observed import World
 from certspec.policies import ACTIONS, CREATE, ISSUING, REISSUE, REMOVE, UNCHANGED, Decision, Input, decide
+
+if TYPE_CHECKING:
+    from certspec.outputs import OutputChange
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Change:
 class Plan:
     now: datetime
     changes: tuple[Change, ...]  # every selected id, unchanged ones included
+    outputs: tuple[OutputChange, ...] = ()  # pipeline outputs apply will write or delete
 
     @property
     def pending(self) -> list[Change]:
@@ -45,7 +49,8 @@ class Plan:
         return {a: counts.get(a, 0) for a in ACTIONS}
 
     def as_json(self) -> dict[str, Any]:
-        return {"changes": [c.as_json() for c in self.pending], "summary": self.summary()}
+        return {"changes": [c.as_json() for c in self.pending], "summary": self.summary(),
+                "outputs": [o.as_json() for o in self.outputs]}
 
 
 def matches(cid: str, globs: list[str]) -> bool:

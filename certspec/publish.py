@@ -142,7 +142,7 @@ def publish(desired: Desired, world: World, plan: Plan, results: dict[str, issue
         writes, deletes, entries = _env_changes(desired, world, by_env[env], results, prune, now)
         # what outputs read (every certificate and key, parsed) is gathered only where there are outputs
         has_outputs = any(o.env == env for o in desired.outputs)
-        leaves, authorities = _current(desired, world, results, env) if has_outputs else ({}, {})
+        leaves, authorities = current(desired, world, results, env) if has_outputs else ({}, {})
         old_outputs = (world.bundles.get(env) or {}).get("outputs") or {}
         old_outputs = old_outputs if isinstance(old_outputs, dict) else {}
         out_writes, out_index = outputs.render_env(desired, env, leaves, authorities, old_outputs,
@@ -180,7 +180,7 @@ def _only(folder: Path, names: set[str]) -> bool:
     return True
 
 
-def _current(desired: Desired, world: World, results: dict[str, issue.Result],
+def current(desired: Desired, world: World, results: dict[str, issue.Result],
              env: str) -> tuple[dict[str, outputs.Leaf], dict[str, x509.Certificate]]:
     """Every id of ``env`` as it stands after this run, for the outputs to read."""
     material: dict[str, tuple[Any, Any]] = {}

@@ -247,3 +247,41 @@ def test_pipeline_examples_run_commands_that_exist(name: str) -> None:
     text = (EXAMPLES / "pipelines" / name).read_text()
     assert "Restore the output folder" in text and "Save the output folder" in text
     assert re.search(r"PullRequest|pull_request", text)
+
+
+def _planned_outputs(cs: Run, m: Path, out: Path, *extra: str) -> dict[str, tuple[str, str]]:
+    code, stdout, err = cs("plan", "-f", str(m), "-o", str(out), "--json", *extra)
+    assert code == 0, err
+    return {f"{o['env']}/{o['path']}": (o["action"], o["reason"]) for o in json.loads(stdout)["outputs"]}
+
+
+def test_plan_names_every_output_apply_will_write_or_delete(write: Callable[[str], Path], tmp_path: Path,
+                                                             cs: Run) -> None:
+    m, out = write(MANIFEST), tmp_path / "out"
+    first = _planned_outputs(cs, m, out)
+    assert len(first) == 13 and set(first.values()) == {("write", "new")}
+    code, stdout, _ = cs("apply", "-f", str(m), "-o", str(out))
+    assert code == 0 and "outputs: 13 written, 0 deleted." in stdout
+    assert _planned_outputs(cs, m, out) == {}
+    assert cs("plan", "-f", str(m), "-o", str(out), "--detailed-exitcode")[0] == 0
+
+    (out / "dev/certs.env").write_text("edited\n")
+    assert _planned_outputs(cs, m, out) == {"dev/certs.env": ("write", "files-changed")}
+    code, stdout, _ = cs("plan", "-f", str(m), "-o", str(out), "--detailed-exitcode")
+    assert code == 2 and "> output    dev/certs.env" in stdout and "outputs: 1 to write, 0 to delete" in stdout
+    assert cs("apply", "-f", str(m), "-o", str(out))[0] == 0
+
+    # a reissued certificate: exactly the outputs made from it (and nothing in the other environment)
+    assert _planned_outputs(cs, m, out, "--only", "dev/cm/tls") == {}  # nothing due: nothing to write
+    assert cs("rotate", "-f", str(m), "-o", str(out), "dev/xconnect/client")[0] == 0
+    assert _planned_outputs(cs, m, out) == {}
+    m.write_text(MANIFEST.replace('subject: "CN=xc client {env}"', 'subject: "CN=xc client 2 {env}"'))
+    assert _planned_outputs(cs, m, out, "--env", "dev") == {
+        f"dev/{p}": ("write", "inputs-changed")
+        for p in ("azuredeploy.parameters.certs.json", "certs.env", "ConnectionStrings.certs.config")}
+    # an output taken out of the manifest: deleted
+    m.write_text(MANIFEST.replace("      - {kind: dotenv, path: prod-only.env, values: {CM_THUMBPRINT: \"cm/tls:thumbprint\"}}\n",
+                                  "      []\n"))
+    assert _planned_outputs(cs, m, out, "--env", "prod") == {"prod/prod-only.env": ("delete", "removed")}
+    code, stdout, _ = cs("apply", "-f", str(m), "-o", str(out), "--env", "prod")
+    assert code == 0 and "- output    prod/prod-only.env" in stdout and not (out / "prod/prod-only.env").exists()

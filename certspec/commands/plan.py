@@ -14,4 +14,4 @@ def run(args: argparse.Namespace) -> int:
     opts = engine.Options(out=output_dir(args, desired), envs=args.env, only=args.only)
     plan, _ = engine.build_plan(desired, Store(opts.out), opts, at)
     print(to_json(plan.as_json()) if args.json else plan_text(plan))
-    return 2 if args.detailed_exitcode and plan.pending else 0
+    return 2 if args.detailed_exitcode and (plan.pending or plan.outputs) else 0
