@@ -63,15 +63,13 @@ def _plan_outputs(desired: Desired, world: World, plan: Plan, store: Store) -> l
     """The outputs apply will write or delete: in each environment it publishes, the same
     decision ``outputs.render_env`` makes, taken before anything is issued."""
     changing = {c.id for c in plan.changes if c.action in (*ISSUING, REEXPORT)}
-    secret = store.secret(create=False)
     found: list[outputs.OutputChange] = []
     for env in sorted({c.id.split("/", 1)[0] for c in plan.changes}):
-        old = (world.bundles.get(env) or {}).get("outputs") or {}
-        old = old if isinstance(old, dict) else {}
+        old = world.recorded_outputs(env)
         if not old and not any(o.env == env for o in desired.outputs):
             continue
         leaves, authorities = publish.current(desired, world, {}, env)
-        found += outputs.plan_env(desired, env, leaves, authorities, old, store.root / env, secret, changing)
+        found += outputs.plan_env(desired, env, leaves, authorities, old, store.root / env, world.secret, changing)
     return found
 
 

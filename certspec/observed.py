@@ -55,6 +55,11 @@ class World:
     state: dict[str, Any]
     secret: bytes | None
 
+    def recorded_outputs(self, env: str) -> dict[str, Any]:
+        """The ``outputs`` index of ``env``'s bundle.json: output path -> what was written."""
+        found = (self.bundles.get(env) or {}).get("outputs") or {}
+        return found if isinstance(found, dict) else {}
+
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -143,8 +143,7 @@ def publish(desired: Desired, world: World, plan: Plan, results: dict[str, issue
         # what outputs read (every certificate and key, parsed) is gathered only where there are outputs
         has_outputs = any(o.env == env for o in desired.outputs)
         leaves, authorities = current(desired, world, results, env) if has_outputs else ({}, {})
-        old_outputs = (world.bundles.get(env) or {}).get("outputs") or {}
-        old_outputs = old_outputs if isinstance(old_outputs, dict) else {}
+        old_outputs = world.recorded_outputs(env)
         out_writes, out_index = outputs.render_env(desired, env, leaves, authorities, old_outputs,
                                                    store.root / env, secret)
         writes.update(out_writes)
@@ -241,8 +240,7 @@ def _env_changes(desired: Desired, world: World, changes: list[Change], results:
 def _stage_and_swap(stages: Stages, env: str, writes: dict[str, bytes], deletes: set[str], bundle: bytes,
                     stop: Stop, secret_files: set[str]) -> None:
     env_dir = stages.root / env
-    current = fsio.read_bytes(env_dir / "bundle.json")
-    if not writes and not deletes and current == bundle:
+    if not writes and not deletes and fsio.read_bytes(env_dir / "bundle.json") == bundle:
         stages.drop(env)
         return
     try:
