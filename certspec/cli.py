@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from certspec import workers
 
         jobs = args.jobs or os.cpu_count() or 1
-        if args.output and not os.path.lexists(os.path.join(args.output, ".certspec")):
+        if args.output and workers.first_run(args.output):
             workers.warm(jobs)  # a first run: every key is new, so start making them now
         else:
             workers.prestart(jobs)  # the fork server boots while the rest loads

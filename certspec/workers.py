@@ -79,6 +79,20 @@ class _Warm:
 _warm: _Warm | None = None
 
 
+def first_run(out: str) -> bool:
+    """Whether ``out`` holds nothing certspec made: no key store and no published
+    environment (a folder with a bundle.json), so every certificate will need a new key."""
+    if os.path.lexists(os.path.join(out, ".certspec")):
+        return False
+    try:
+        entries = os.scandir(out)
+    except OSError:
+        return True  # not there yet
+    with entries:
+        return not any(e.is_dir(follow_symlinks=False) and os.path.lexists(os.path.join(e.path, "bundle.json"))
+                       for e in entries)
+
+
 def warm(jobs: int) -> None:
     """Start ``jobs`` workers now, making RSA-2048 keys ahead of the plan. For first runs
     only, where almost every certificate needs a new key: elsewhere the keys would be

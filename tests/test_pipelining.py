@@ -149,3 +149,19 @@ def test_an_io_fault_while_issuing_leaves_no_stage_and_no_output(write: Callable
     monkeypatch.undo()
     assert cs("apply", "-f", str(m), "-o", str(out))[0] == 0
     assert check_whole(out) == []
+
+
+def test_only_a_folder_with_nothing_published_counts_as_a_first_run(tmp_path: Path) -> None:
+    """Keys are made ahead only where every certificate needs one: not after losing
+    .certspec (the exports are recovered, nothing is issued), nor on later runs."""
+    out = tmp_path / "out"
+    assert workers.first_run(str(out))  # not there yet
+    (out / "notes").mkdir(parents=True)
+    (out / "README").write_text("x")
+    assert workers.first_run(str(out))  # nothing certspec made
+    (out / "prod").mkdir()
+    (out / "prod/bundle.json").write_text("{}")
+    assert not workers.first_run(str(out))  # a published environment: its keys are recovered
+    (out / "prod/bundle.json").unlink()
+    (out / ".certspec").mkdir()
+    assert not workers.first_run(str(out))
