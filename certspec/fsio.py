@@ -58,6 +58,22 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _write_new(path: str | Path, flags: int, data: bytes, mode: int, sync: bool) -> None:
+    """Open ``path`` with ``flags`` (never following a link), set ``mode`` whatever the
+    umask, write all of ``data``, fsync if asked, close."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags | getattr(os, "O_NOFOLLOW", 0), mode)
+    try:
+        if os.name == "posix":
+            os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_file(path: Path, data: bytes, mode: int, *, sync: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (temp file, fsync, rename) with ``mode``.
 
@@ -65,17 +81,7 @@ def write_file(path: Path, data: bytes, mode: int, *, sync: bool = True) -> None
     """
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), mode)
-        try:
-            if os.name == "posix":
-                os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            if sync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        _write_new(tmp, os.O_TRUNC, data, mode, sync)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -91,15 +97,7 @@ def create_file(path: str, data: bytes, mode: int, *, replace: bool = False) -> 
         if replace:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
-        try:
-            if os.name == "posix":
-                os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
+        _write_new(path, os.O_EXCL, data, mode, sync=False)
     except OSError as e:
         raise io_error("write", Path(path), e) from None
 
