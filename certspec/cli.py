@@ -115,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from certspec import logging as cslog
     from certspec.errors import CertspecError
 
-    if args.command in ("apply", "rotate") and (args.jobs is None or args.jobs > 1):
+    issuing = args.command in ("apply", "rotate") and (args.jobs is None or args.jobs > 1)
+    if issuing:
         import os
 
         from certspec import workers
@@ -139,5 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     finally:
-        if "certspec.workers" in sys.modules:
-            sys.modules["certspec.workers"].discard_warm()
+        if issuing:
+            from certspec import workers
+
+            workers.discard_warm()

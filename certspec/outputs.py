@@ -63,7 +63,7 @@ def _fingerprint(spec: OutputSpec, leaves: dict[str, Leaf], authorities: dict[st
     """A digest of everything an output is made from; never a secret itself."""
     parts: dict[str, Any] = {"spec": [spec.kind, spec.path, list(spec.options), list(spec.values),
                                       list(spec.certificates), list(spec.authorities)]}
-    for cid in sorted({*spec.certificates, *(v[1] for v in spec.values)}):
+    for cid in sorted(_leaf_ids(spec)):
         leaf = leaves[cid]
         parts[cid] = [thumbprint(leaf.cert), [thumbprint(c) for c in leaf.chain],
                       sha256(leaf.pfx) if leaf.pfx else None,
@@ -187,9 +187,14 @@ def _files_intact(prev: dict[str, Any], env_dir: Any) -> bool:
                for rel, sha in (prev.get("files") or {}).items())
 
 
+def _leaf_ids(spec: OutputSpec) -> set[str]:
+    """The certificates (not authorities) an output is made from."""
+    return {*spec.certificates, *(v[1] for v in spec.values)}
+
+
 def inputs(spec: OutputSpec) -> set[str]:
     """The ids an output is made from."""
-    return {*spec.certificates, *(v[1] for v in spec.values), *spec.authorities}
+    return _leaf_ids(spec) | set(spec.authorities)
 
 
 @dataclass(frozen=True)
@@ -223,7 +228,8 @@ def plan_env(desired: Desired, env: str, leaves: dict[str, Leaf], authorities: d
         prev = old.get(spec.path)
         if not isinstance(prev, dict):
             reason = "new"
-        elif inputs(spec) & changing or not inputs(spec) <= {*leaves, *authorities} or secret is None:
+        elif inputs(spec) & changing or secret is None or not _leaf_ids(spec) <= leaves.keys() \
+                or not set(spec.authorities) <= authorities.keys():
             reason = "inputs-changed"
         elif not _files_intact(prev, env_dir):
             reason = "files-changed"

@@ -4,9 +4,9 @@ fork server before it loads the rest of certspec.
 forkserver (spawn on Windows), never fork: a forked worker would inherit the output
 folder's lock and keep it held after a killed parent, blocking the next run.
 
-A first run (no key store in the output folder yet) starts its workers at once, while the
-CLI is still loading and planning, and they make RSA-2048 keys (the default key) ahead of
-the plan: see ``warm`` and docs/engine.md, "Speed".
+A first run (nothing certspec made in the output folder yet: ``first_run``) starts its
+workers at once, while the CLI is still loading and planning, and they make RSA-2048 keys
+(the default key) ahead of the plan: see ``warm`` and docs/engine.md, "Performance".
 """
 
 from __future__ import annotations
@@ -167,11 +167,13 @@ def _worker_init(stop: Any = None) -> None:
 
 def _make_spares(limit: int) -> int:
     """Make RSA-2048 keys until the parent has its plan (or ``limit`` of them)."""
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from certspec.model import KeySpec
+    from certspec.x509 import generate_key
 
-    pid = os.getpid()
+    spec, pid = KeySpec("rsa", 2048), os.getpid()
+    assert str(spec) == SPECULATIVE_KEY
     while _stop is not None and not _stop.is_set() and len(_spares) < limit:
-        _spares.append((pid, rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+        _spares.append((pid, generate_key(spec)))
     return len(_spares)
 
 
